@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"civic/configs"
+	"civic/internal/audit"
+	"civic/internal/auth"
+	"civic/internal/events"
+	"civic/internal/store"
+	"civic/webui"
+)
+
+// shutdownGrace bounds the graceful part of shutdown.
+const shutdownGrace = 4 * time.Second
+
+// runDaemon builds every part of civicd, runs it until ctx ends, then shuts
+// it down in reverse order. ready, when not nil, receives the console's
+// address once it listens (tests use it).
+func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
+	logger := newLogger(cfg, stderr)
+	logger.Info("civicd starting", "version", version, "data_dir", cfg.DataDir)
+
+	st, err := store.Open(ctx, cfg.DataDir, logger.With("module", "store"))
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("data dir %s is in use by another civicd: %w", cfg.DataDir, err)
+		}
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			logger.Error("close store", "err", err)
+		}
+	}()
+
+	mods := newModuleTable()
+	mods.set("store", "running", st.Path())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "civic_events_dropped_total", Help: "Events dropped for slow subscribers, by topic.",
+	}, []string{"topic"})
+	reg.MustRegister(dropped)
+
+	bus := events.New(events.Options{OnDrop: func(t events.Topic) { dropped.WithLabelValues(string(t)).Inc() }})
+	defer bus.Close()
+	mods.set("events", "running", "")
+
+	auditLog := audit.New(st.DB(), func(e audit.Entry) { bus.Publish(webui.AuditEvent{Entry: e}) })
+	accounts := auth.New(st.DB(), auth.Options{
+		SessionTTL:           cfg.HTTP.SessionTTL,
+		MaxFailuresPerUser:   cfg.HTTP.Login.MaxFailuresPerUser,
+		MaxFailuresPerSource: cfg.HTTP.Login.MaxFailuresPerSource,
+		FailureWindow:        cfg.HTTP.Login.Window,
+		Lockout:              cfg.HTTP.Login.Lockout,
+	})
+	if err := firstRun(ctx, accounts, auditLog, environ, stdout); err != nil {
+		return err
+	}
+
+	console, err := webui.New(webui.Options{
+		Listen:          cfg.HTTP.Listen,
+		TLS:             cfg.HTTP.TLS,
+		CertFile:        cfg.HTTP.CertFile,
+		KeyFile:         cfg.HTTP.KeyFile,
+		Hostnames:       cfg.HTTP.Hostnames,
+		AllowedOrigins:  cfg.HTTP.AllowedOrigins,
+		StaticDir:       cfg.HTTP.StaticDir,
+		DataDir:         cfg.DataDir,
+		SessionTTL:      cfg.HTTP.SessionTTL,
+		MaxMessageBytes: int64(cfg.WS.MaxMessageBytes),
+		Rate:            cfg.WS.Rate,
+		Burst:           cfg.WS.Burst,
+		Version:         version,
+	}, webui.Deps{
+		Auth:    accounts,
+		Audit:   auditLog,
+		Bus:     bus,
+		Metrics: reg,
+		Modules: mods.list,
+	}, logger.With("module", "console"))
+	if err != nil {
+		return err
+	}
+	mods.setOnChange(console.PublishStatus)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	mods.set("console", "starting", cfg.HTTP.Listen)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := console.Run(runCtx); err != nil {
+			mods.set("console", "failed", err.Error())
+			errc <- err
+			cancel()
+		}
+	}()
+	go func() {
+		select {
+		case <-console.Ready():
+			mods.set("console", "running", console.Addr())
+			if ready != nil {
+				ready <- console.Addr()
+			}
+		case <-runCtx.Done():
+		}
+	}()
+
+	<-runCtx.Done()
+	logger.Info("civicd shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	var shutdownErr error
+	if err := console.Shutdown(sctx); err != nil {
+		shutdownErr = err
+		logger.Error("shutdown console", "err", err)
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	logger.Info("civicd stopped")
+	return shutdownErr
+}
+
+// firstRun creates the admin account when the store has no users. The
+// password comes from CIVIC_ADMIN_PASSWORD, or is generated and printed
+// once to stdout (never to the log).
+func firstRun(ctx context.Context, accounts *auth.Service, auditLog *audit.Log, environ []string, stdout io.Writer) error {
+	created, generated, err := accounts.EnsureAdmin(ctx, lookupEnv(environ, "CIVIC_ADMIN_PASSWORD"))
+	if err != nil {
+		return fmt.Errorf("first run: create admin: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	detail := "password from CIVIC_ADMIN_PASSWORD"
+	if generated != "" {
+		detail = "password generated"
+		fmt.Fprintf(stdout, "\n  First run: created the console user \"admin\" with password\n\n      %s\n\n  It is shown only this once. Sign in and change it.\n\n", generated)
+	}
+	if err := auditLog.Append(ctx, audit.Entry{User: "civicd", Role: "system", Action: "users.create", Target: "admin", Result: audit.ResultOK, Detail: "first run; " + detail}); err != nil {
+		return fmt.Errorf("first run: audit: %w", err)
+	}
+	return nil
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// newLogger builds the process logger from log.level and log.format.
+func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// moduleTable holds the state of each module for system.status and
+// publishes a system event when one changes.
+type moduleTable struct {
+	mu       sync.Mutex
+	order    []string
+	state    map[string]webui.ModuleStatus
+	onChange func()
+}
+
+func newModuleTable() *moduleTable {
+	return &moduleTable{state: make(map[string]webui.ModuleStatus)}
+}
+
+// setOnChange sets the function called after every change.
+func (m *moduleTable) setOnChange(f func()) {
+	m.mu.Lock()
+	m.onChange = f
+	m.mu.Unlock()
+}
+
+func (m *moduleTable) set(name, state, detail string) {
+	m.mu.Lock()
+	if _, ok := m.state[name]; !ok {
+		m.order = append(m.order, name)
+	}
+	m.state[name] = webui.ModuleStatus{Name: name, State: state, Detail: detail}
+	notify := m.onChange
+	m.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+func (m *moduleTable) list() []webui.ModuleStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]webui.ModuleStatus, 0, len(m.order))
+	for _, n := range m.order {
+		out = append(out, m.state[n])
+	}
+	return out
+}

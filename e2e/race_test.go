@@ -1,0 +1,7 @@
+//go:build race
+
+package e2e
+
+// raceBuild is true when the tests run with -race; the daemon is then
+// built with -race as well.
+const raceBuild = true

@@ -1,0 +1,12 @@
+// Package webui is civicd's console: the HTTPS server, the login API, the
+// websocket console API at /api/ws and the embedded web UI in static/.
+//
+// protocol.go is the one place where the console protocol is defined: every
+// message type, payload, topic, role and error code. The server side of each
+// request lives in handlers.go; subscriptions and their snapshots live in
+// subscribe.go.
+//
+// Only cmd/civicd imports this package. No module imports webui: modules
+// publish typed events on internal/events, and the console is one more
+// subscriber.
+package webui

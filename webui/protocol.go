@@ -1,0 +1,354 @@
+package webui
+
+import (
+	"encoding/json"
+
+	"civic/internal/audit"
+	"civic/internal/auth"
+)
+
+// This file is the single source of truth for the console websocket
+// protocol: every message type, its payload, the roles that may send it,
+// every subscription topic and every error and close code. The JS constants
+// in static/js/protocol.js and docs/console-protocol.md are checked against
+// it by TestProtocolTablesAgree.
+
+// Message types the server sends.
+const (
+	TypeAuthRequired = "auth_required"
+	TypeAuthOK       = "auth_ok"
+	TypeAuthInvalid  = "auth_invalid"
+	TypeResult       = "result"
+	TypeEvent        = "event"
+	TypePong         = "pong"
+)
+
+// Message types the client sends. TypeAuth is only valid as the first
+// message; every other type is a request that carries an id.
+const (
+	TypeAuth                  = "auth"
+	TypePing                  = "ping"
+	TypeSubscribe             = "subscribe"
+	TypeUnsubscribe           = "unsubscribe"
+	TypeWhoami                = "whoami"
+	TypeSystemStatus          = "system.status"
+	TypeUsersList             = "users.list"
+	TypeUsersCreate           = "users.create"
+	TypeUsersUpdate           = "users.update"
+	TypeUsersDelete           = "users.delete"
+	TypeUsersResetPassword    = "users.reset_password"
+	TypeAuditList             = "audit.list"
+	TypeSessionLogout         = "session.logout"
+	TypeAccountChangePassword = "account.change_password"
+)
+
+// Error codes. This list is fixed and documented; clients may switch on it.
+const (
+	CodeInvalidFormat = "invalid_format" // not a JSON object, or a field has the wrong type
+	CodeMissingID     = "missing_id"     // a request without a positive integer id
+	CodeIDReuse       = "id_reuse"       // an id not greater than every earlier id on this connection
+	CodeUnknownType   = "unknown_type"   // a type this server does not know
+	CodeInvalidParams = "invalid_params" // the payload failed validation; message says which field
+	CodeNotAllowed    = "not_allowed"    // the caller's role may not do this
+	CodeNotFound      = "not_found"      // the target does not exist
+	CodeConflict      = "conflict"       // the change conflicts with current state (name taken, last admin)
+	CodeRateLimited   = "rate_limited"   // too many messages; slow down
+	CodeAuthFailed    = "auth_failed"    // wrong username/password or current password (HTTP login too)
+	CodeLockedOut     = "locked_out"     // too many failed logins; try again later (HTTP login)
+	CodeTooLarge      = "too_large"      // request body too large (HTTP login)
+	CodeUnavailable   = "unavailable"    // the module behind the command is not running
+	CodeInternal      = "internal_error" // a server fault; details are in the server log
+)
+
+// ErrorCodes lists every error code, in documentation order.
+var ErrorCodes = []string{
+	CodeInvalidFormat, CodeMissingID, CodeIDReuse, CodeUnknownType, CodeInvalidParams,
+	CodeNotAllowed, CodeNotFound, CodeConflict, CodeRateLimited, CodeAuthFailed,
+	CodeLockedOut, CodeTooLarge, CodeUnavailable, CodeInternal,
+}
+
+// Websocket close codes the server uses.
+const (
+	CloseNormal    = 1000 // logout, or the client said goodbye
+	CloseGoingAway = 1001 // the server is shutting down; reconnect with backoff
+	ClosePolicy    = 1008 // auth failed or timed out, Origin refused, flood, or the session ended
+	CloseTooBig    = 1009 // a frame larger than ws.max_message_bytes
+)
+
+// CloseCodes lists every close code, in documentation order.
+var CloseCodes = []int{CloseNormal, CloseGoingAway, ClosePolicy, CloseTooBig}
+
+// Subscription topics.
+const (
+	TopicSystem = "system" // module status; snapshot SystemStatus, event "system.status"
+	TopicUsers  = "users"  // snapshot UsersSnapshot, events "user.created", "user.updated", "user.deleted" (UserEvent)
+	TopicAudit  = "audit"  // snapshot AuditSnapshot (newest 50), event "audit.appended" (AuditEvent)
+)
+
+var (
+	allRoles  = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities}
+	adminOnly = []auth.Role{auth.RoleAdmin}
+)
+
+// TopicSpec describes one subscription topic.
+type TopicSpec struct {
+	Topic string
+	Roles []auth.Role
+	Doc   string
+}
+
+// Topics is the table of subscription topics and the roles that may subscribe.
+var Topics = []TopicSpec{
+	{TopicSystem, allRoles, "Module status: a SystemStatus snapshot, then `system.status` events."},
+	{TopicUsers, adminOnly, "Console users: a `{users}` snapshot, then `user.created`/`user.updated`/`user.deleted` with `{user}`."},
+	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
+}
+
+// MessageSpec describes one request type: who may send it, its params and
+// its result. Params and Result are zero values used for documentation and
+// decoding; Params nil means the request has no payload beyond id and type.
+type MessageSpec struct {
+	Type   string
+	Roles  []auth.Role
+	Params any
+	Result any
+	// Changes is true for requests that change state; they are audited.
+	Changes bool
+	Doc     string
+}
+
+// Messages is the table of every request a client may send after auth.
+var Messages = []MessageSpec{
+	{TypePing, allRoles, nil, nil, false, "Keepalive. Answered with `{id, type:\"pong\"}` instead of a result."},
+	{TypeSubscribe, allRoles, SubscribeParams{}, SubscribeResult{}, false, "Subscribe to topics. The result comes first, then a snapshot event per topic, then change events, all with this request's id."},
+	{TypeUnsubscribe, allRoles, UnsubscribeParams{}, struct{}{}, false, "End the subscription opened by request `subscription`."},
+	{TypeWhoami, allRoles, nil, WhoamiResult{}, false, "The signed-in user and role."},
+	{TypeSystemStatus, allRoles, nil, SystemStatus{}, false, "Version, uptime and the state of each module."},
+	{TypeUsersList, adminOnly, nil, UsersSnapshot{}, false, "All console users."},
+	{TypeUsersCreate, adminOnly, UsersCreateParams{}, UserResult{}, true, "Create a console user."},
+	{TypeUsersUpdate, adminOnly, UsersUpdateParams{}, UserResult{}, true, "Change a user's display name, role, language or disabled flag. Omitted fields are unchanged. Disabling ends the user's sessions."},
+	{TypeUsersDelete, adminOnly, UserIDParams{}, struct{}{}, true, "Delete a user and end their sessions. The last enabled admin cannot be deleted."},
+	{TypeUsersResetPassword, adminOnly, ResetPasswordParams{}, ResetPasswordResult{}, true, "Set a user's password and end their sessions. Without `password` a random one is generated and returned once."},
+	{TypeAuditList, adminOnly, AuditListParams{}, AuditListResult{}, false, "Audit entries, newest first, filtered and paged by `before_id`."},
+	{TypeSessionLogout, allRoles, nil, struct{}{}, true, "End this session. The server sends the result, then closes with 1000."},
+	{TypeAccountChangePassword, allRoles, ChangePasswordParams{}, struct{}{}, true, "Change your own password. Your other sessions end."},
+}
+
+// Envelope is every client message: the type, the request id and the
+// type's own fields side by side (Home Assistant style).
+type Envelope struct {
+	ID   int64  `json:"id"`
+	Type string `json:"type"`
+	// Token is only read from the auth message.
+	Token string `json:"token,omitempty"`
+}
+
+// AuthOK is sent when authentication succeeds.
+type AuthOK struct {
+	Type    string    `json:"type"`
+	User    auth.User `json:"user"`
+	Role    auth.Role `json:"role"`
+	Version string    `json:"version"`
+}
+
+// AuthInvalid is sent when authentication fails, just before the close.
+type AuthInvalid struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// Result answers exactly one request.
+type Result struct {
+	ID      int64      `json:"id,omitempty"`
+	Type    string     `json:"type"`
+	Success bool       `json:"success"`
+	Result  any        `json:"result,omitempty"`
+	Error   *WireError `json:"error,omitempty"`
+}
+
+// WireError is the error object of a failed result and of HTTP API errors.
+type WireError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// EventMsg carries one event of a subscription.
+type EventMsg struct {
+	ID    int64       `json:"id"`
+	Type  string      `json:"type"`
+	Event EventDetail `json:"event"`
+}
+
+// EventDetail is the body of an event. Kind "snapshot" carries the full
+// current state of the topic; other kinds carry the new state of one item.
+type EventDetail struct {
+	Topic string          `json:"topic"`
+	Kind  string          `json:"kind"`
+	Seq   uint64          `json:"seq,omitempty"`
+	At    string          `json:"at"`
+	Data  json.RawMessage `json:"data"`
+}
+
+// SubscribeParams are the params of subscribe.
+type SubscribeParams struct {
+	Topics []string `json:"topics"`
+}
+
+// SubscribeResult is the result of subscribe.
+type SubscribeResult struct {
+	Topics []string `json:"topics"`
+}
+
+// UnsubscribeParams are the params of unsubscribe.
+type UnsubscribeParams struct {
+	Subscription int64 `json:"subscription"`
+}
+
+// WhoamiResult is the result of whoami.
+type WhoamiResult struct {
+	User      auth.User `json:"user"`
+	Role      auth.Role `json:"role"`
+	ExpiresAt string    `json:"expires_at"`
+}
+
+// ModuleStatus is the state of one module of the daemon.
+type ModuleStatus struct {
+	Name   string `json:"name"`
+	State  string `json:"state"` // running, starting, stopped, failed, disabled
+	Detail string `json:"detail,omitempty"`
+}
+
+// SystemStatus is the result of system.status and the system snapshot.
+type SystemStatus struct {
+	Version   string         `json:"version"`
+	GoVersion string         `json:"go_version"`
+	StartedAt string         `json:"started_at"`
+	UptimeS   int64          `json:"uptime_s"`
+	Modules   []ModuleStatus `json:"modules"`
+}
+
+// UsersSnapshot is the result of users.list and the users snapshot.
+type UsersSnapshot struct {
+	Users []auth.User `json:"users"`
+}
+
+// UserResult carries one user.
+type UserResult struct {
+	User auth.User `json:"user"`
+}
+
+// UsersCreateParams are the params of users.create.
+type UsersCreateParams struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+	Role        string `json:"role"`
+	Password    string `json:"password"`
+	Language    string `json:"language"`
+}
+
+// UsersUpdateParams are the params of users.update.
+type UsersUpdateParams struct {
+	UserID      int64   `json:"user_id"`
+	DisplayName *string `json:"display_name"`
+	Role        *string `json:"role"`
+	Disabled    *bool   `json:"disabled"`
+	Language    *string `json:"language"`
+}
+
+// UserIDParams name one user.
+type UserIDParams struct {
+	UserID int64 `json:"user_id"`
+}
+
+// ResetPasswordParams are the params of users.reset_password.
+type ResetPasswordParams struct {
+	UserID   int64  `json:"user_id"`
+	Password string `json:"password,omitempty"`
+}
+
+// ResetPasswordResult is the result of users.reset_password. Password is
+// set only when the server generated it.
+type ResetPasswordResult struct {
+	Password string `json:"password,omitempty"`
+}
+
+// AuditListParams are the params of audit.list. Times are RFC 3339.
+type AuditListParams struct {
+	User     string `json:"user"`
+	Action   string `json:"action"`
+	Since    string `json:"since"`
+	Until    string `json:"until"`
+	BeforeID int64  `json:"before_id"`
+	Limit    int    `json:"limit"`
+}
+
+// AuditListResult is the result of audit.list.
+type AuditListResult struct {
+	Entries      []audit.Entry `json:"entries"`
+	NextBeforeID int64         `json:"next_before_id"`
+}
+
+// AuditSnapshot is the audit topic's snapshot.
+type AuditSnapshot struct {
+	Entries []audit.Entry `json:"entries"`
+}
+
+// UserEvent is the data of user.created, user.updated and user.deleted.
+type UserEvent struct {
+	Kind string    `json:"-"` // user.created, user.updated or user.deleted
+	User auth.User `json:"user"`
+}
+
+// AuditEvent is the data of audit.appended.
+type AuditEvent struct {
+	Entry audit.Entry `json:"entry"`
+}
+
+// ChangePasswordParams are the params of account.change_password.
+type ChangePasswordParams struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+// LoginRequest is the body of POST /api/login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResponse is the body of a successful POST /api/login.
+type LoginResponse struct {
+	Token string    `json:"token"`
+	User  auth.User `json:"user"`
+	Role  auth.Role `json:"role"`
+}
+
+// messageSpec returns the spec of a request type.
+func messageSpec(typ string) (MessageSpec, bool) {
+	for _, m := range Messages {
+		if m.Type == typ {
+			return m, true
+		}
+	}
+	return MessageSpec{}, false
+}
+
+// topicSpec returns the spec of a topic.
+func topicSpec(topic string) (TopicSpec, bool) {
+	for _, t := range Topics {
+		if t.Topic == topic {
+			return t, true
+		}
+	}
+	return TopicSpec{}, false
+}
+
+// allowed reports whether role is in roles.
+func allowed(roles []auth.Role, role auth.Role) bool {
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

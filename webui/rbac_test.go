@@ -1,0 +1,166 @@
+package webui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"civic/internal/audit"
+	"civic/internal/auth"
+)
+
+// wantRoles is the RBAC policy written out a second time, by hand, so a
+// change of roles in protocol.go has to be made here too on purpose. A new
+// message type without an entry here fails the test.
+var wantRoles = map[string][]auth.Role{
+	TypePing:                  {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSubscribe:             {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeUnsubscribe:           {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeWhoami:                {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSystemStatus:          {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeUsersList:             {auth.RoleAdmin},
+	TypeUsersCreate:           {auth.RoleAdmin},
+	TypeUsersUpdate:           {auth.RoleAdmin},
+	TypeUsersDelete:           {auth.RoleAdmin},
+	TypeUsersResetPassword:    {auth.RoleAdmin},
+	TypeAuditList:             {auth.RoleAdmin},
+	TypeSessionLogout:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeAccountChangePassword: {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+}
+
+// sampleParams returns valid params for each type; victim is a user that
+// commands may change or delete.
+func sampleParams(typ string, role auth.Role, victim auth.User, n int) (map[string]any, bool) {
+	switch typ {
+	case TypePing, TypeWhoami, TypeSystemStatus, TypeUsersList, TypeSessionLogout:
+		return nil, true
+	case TypeSubscribe:
+		return map[string]any{"topics": []string{TopicSystem}}, true
+	case TypeUnsubscribe:
+		return map[string]any{"subscription": 1}, true
+	case TypeUsersCreate:
+		return map[string]any{"username": fmt.Sprintf("new%d", n), "role": "official", "password": "long-enough-pw"}, true
+	case TypeUsersUpdate:
+		return map[string]any{"user_id": victim.ID, "display_name": "Renamed"}, true
+	case TypeUsersDelete, TypeUsersResetPassword:
+		return map[string]any{"user_id": victim.ID}, true
+	case TypeAuditList:
+		return map[string]any{"limit": 5}, true
+	case TypeAccountChangePassword:
+		return map[string]any{"current": "password-" + string(role), "new": "a-new-password-1"}, true
+	}
+	return nil, false
+}
+
+func TestMessageTableIsComplete(t *testing.T) {
+	s := (&Server{}).handlerTable()
+	seen := map[string]bool{}
+	for _, m := range Messages {
+		if seen[m.Type] {
+			t.Errorf("%s is listed twice in Messages", m.Type)
+		}
+		seen[m.Type] = true
+		if len(m.Roles) == 0 {
+			t.Errorf("%s has no roles", m.Type)
+		}
+		if s[m.Type] == nil {
+			t.Errorf("%s has no handler", m.Type)
+		}
+		if _, ok := wantRoles[m.Type]; !ok {
+			t.Errorf("%s is missing from the RBAC test's wantRoles", m.Type)
+		}
+	}
+	for typ := range s {
+		if !seen[typ] {
+			t.Errorf("handler %s is not in Messages", typ)
+		}
+	}
+	for _, tp := range Topics {
+		if len(tp.Roles) == 0 {
+			t.Errorf("topic %s has no roles", tp.Topic)
+		}
+	}
+}
+
+// TestRBACMatrix sends every request type as every role and checks that it
+// is refused with not_allowed exactly when the role is not permitted, and
+// that refused and state-changing requests are audited.
+func TestRBACMatrix(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	n := 0
+	for _, m := range Messages {
+		for _, role := range auth.Roles() {
+			t.Run(m.Type+"/"+string(role), func(t *testing.T) {
+				n++
+				victim, err := ts.auth.CreateUser(ctx, auth.NewUser{Username: fmt.Sprintf("victim%d", n), Role: auth.RoleOfficial, Password: "victim-password"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				params, ok := sampleParams(m.Type, role, victim, n)
+				if !ok {
+					t.Fatalf("no sample params for %s: add it to sampleParams", m.Type)
+				}
+				c := ts.connect(ts.login(role))
+				if m.Type == TypeUnsubscribe {
+					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
+				}
+				mark := lastAuditID(t, ts)
+				res := c.request(m.Type, params)
+				want := slices.Contains(wantRoles[m.Type], role)
+				code := errCode(res)
+				if m.Type == TypePing {
+					if want != (res["type"] == TypePong) {
+						t.Fatalf("ping as %s: got %v", role, res)
+					}
+					return
+				}
+				if !want {
+					if code != CodeNotAllowed {
+						t.Fatalf("%s as %s: got %v, want not_allowed", m.Type, role, res)
+					}
+					assertAudited(t, ts, mark, m.Type, ts.users[role].Username, audit.ResultDenied)
+					return
+				}
+				if code != "" {
+					t.Fatalf("%s as %s: got error %v, want success", m.Type, role, res)
+				}
+				if m.Changes {
+					assertAudited(t, ts, mark, m.Type, ts.users[role].Username, audit.ResultOK)
+				}
+				if m.Type == TypeAccountChangePassword {
+					// Put the password back for later cases.
+					if err := ts.auth.SetPassword(ctx, ts.users[role].ID, "password-"+string(role)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// lastAuditID is the id of the newest audit entry, or 0.
+func lastAuditID(t *testing.T, ts *testServer) int64 {
+	t.Helper()
+	entries, _, err := ts.audit.List(context.Background(), audit.Filter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 {
+		return 0
+	}
+	return entries[0].ID
+}
+
+// assertAudited checks that an entry newer than mark records the action.
+func assertAudited(t *testing.T, ts *testServer, mark int64, action, user, result string) {
+	t.Helper()
+	entries, _, err := ts.audit.List(context.Background(), audit.Filter{User: user, Action: action, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[0].ID <= mark || entries[0].Result != result {
+		t.Fatalf("audit for %s by %s: got %+v, want result %s", action, user, entries, result)
+	}
+}

@@ -1,0 +1,497 @@
+// @ts-check
+// Translations for the console: Simplified Chinese (zh-CN) and English (en).
+// The language is the one the person chose (kept in localStorage), else the
+// user's account language, else the first match in navigator.languages, else
+// English. It can be switched at runtime; static labels carry data-i18n*
+// attributes and are re-translated in place, views re-render their data.
+
+/** @typedef {"zh-CN" | "en"} Lang */
+/** @typedef {Record<string, string | number>} Vars */
+
+/** The languages the console speaks, in the order the switch shows them. */
+export const LANGS = /** @type {const} */ (["zh-CN", "en"]);
+
+/** Native names of the languages, never translated. */
+export const LANG_NAMES = Object.freeze({ "zh-CN": "中文", en: "English" });
+
+const STORAGE_KEY = "civic.lang";
+
+/** @type {Record<Lang, Record<string, string>>} */
+const DICTS = {
+  en: {
+    "app.name": "Civic",
+    "app.tagline": "Administrative center console",
+    "nav.label": "Main navigation",
+    "nav.system": "System",
+    "nav.users": "Users",
+    "nav.audit": "Audit log",
+    "page.system": "System status",
+    "page.users": "Users",
+    "page.audit": "Audit log",
+    "conn.label": "Connection",
+    "conn.connecting": "Connecting…",
+    "conn.online": "Online",
+    "conn.reconnecting": "Reconnecting…",
+    "conn.offline": "Offline",
+    "lang.label": "Language",
+    "top.signed_in_as": "Signed in as",
+    "top.change_password": "Change password",
+    "top.logout": "Log out",
+    "role.admin": "Administrator",
+    "role.official": "Official",
+    "role.facilities": "Facilities",
+    "role.system": "System",
+    "common.cancel": "Cancel",
+    "common.confirm": "Confirm",
+    "common.close": "Close",
+    "common.loading": "Loading…",
+    "common.none": "—",
+    "boot.connecting": "Connecting to the server…",
+    "boot.unreachable": "The server cannot be reached. Retrying…",
+    "login.title": "Sign in",
+    "login.subtitle": "Sign in with your console account.",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.busy": "Signing in…",
+    "login.missing": "Enter your username and password.",
+    "login.auth_failed": "The username or password is wrong. Check both and try again.",
+    "login.locked_out": "Too many failed sign-ins. Try again in {minutes} minutes.",
+    "login.locked_out_one": "Too many failed sign-ins. Try again in 1 minute.",
+    "login.unreachable": "The server cannot be reached. Check the network connection and try again.",
+    "login.session_ended": "Your session has ended. Please sign in again.",
+    "login.signed_out": "You have signed out.",
+    "login.footer": "Use of this system is recorded in the audit log.",
+    "err.invalid_format": "The server could not read the request. Reload the page and try again.",
+    "err.missing_id": "The console and the server do not understand each other. Reload the page.",
+    "err.id_reuse": "The console and the server do not understand each other. Reload the page.",
+    "err.unknown_type": "The server does not know this action. It may be an older version; reload the page.",
+    "err.invalid_params": "Please check your input: {detail}",
+    "err.not_allowed": "Your role is not allowed to do this.",
+    "err.not_found": "This no longer exists; someone may have removed it.",
+    "err.conflict": "This conflicts with the current state: {detail}",
+    "err.rate_limited": "Too many actions in a short time. Wait a moment and try again.",
+    "err.auth_failed": "The username or password is wrong.",
+    "err.locked_out": "Too many failed sign-ins. Try again later.",
+    "err.too_large": "The request is too large.",
+    "err.unavailable": "That part of the system is not running right now.",
+    "err.internal_error": "The server could not do that. The details are in the server log; please tell the administrator.",
+    "err.disconnected": "The connection to the server was lost. Your action may not have been carried out; check and try again once the connection is back.",
+    "err.timeout": "The server did not answer in time. Try again.",
+    "err.closed": "You are signed out of the console.",
+    "err.http": "The server answered with an unexpected error (HTTP {status}).",
+    "err.unknown": "Something went wrong ({code}): {detail}",
+    "users.create.title": "Add a user",
+    "users.list.title": "Console users",
+    "users.field.username": "Username",
+    "users.field.display_name": "Display name",
+    "users.field.role": "Role",
+    "users.field.password": "Password",
+    "users.field.language": "Language",
+    "users.field.status": "Status",
+    "users.field.created": "Created",
+    "users.field.actions": "Actions",
+    "users.create.submit": "Create user",
+    "users.created": "User {username} was created.",
+    "users.updated": "User {username} was updated.",
+    "users.deleted": "User {username} was deleted.",
+    "users.status.enabled": "Enabled",
+    "users.status.disabled": "Disabled",
+    "users.action.enable": "Enable",
+    "users.action.disable": "Disable",
+    "users.action.reset": "Reset password",
+    "users.action.delete": "Delete",
+    "users.role_for": "Role of {username}",
+    "users.you": "you",
+    "users.count": "{n} users",
+    "users.empty": "No users yet.",
+    "users.confirm.delete": "Delete the user {username}? Their sessions end at once. This cannot be undone.",
+    "users.confirm.disable": "Disable the user {username}? They are signed out at once and cannot sign in until enabled again.",
+    "users.confirm.reset": "Reset the password of {username}? A new password is generated and their sessions end.",
+    "users.confirm.role": "Change the role of {username} to {role}? They are signed out and have to sign in again.",
+    "users.reset.title": "New password for {username}",
+    "users.reset.hint": "Copy this password now and hand it to the user in person. It is shown only this once.",
+    "users.reset.done": "The password of {username} was reset.",
+    "users.copy": "Copy",
+    "users.copied": "Copied to the clipboard.",
+    "users.copy_failed": "Copying is not possible here; select the password and copy it by hand.",
+    "audit.filters": "Filters",
+    "audit.filter.user": "User",
+    "audit.filter.action": "Action starts with",
+    "audit.filter.since": "From",
+    "audit.filter.until": "To",
+    "audit.filter.apply": "Apply",
+    "audit.filter.clear": "Clear",
+    "audit.col.time": "Time",
+    "audit.col.action": "Action",
+    "audit.col.user": "User",
+    "audit.col.role": "Role",
+    "audit.col.target": "Target",
+    "audit.col.result": "Result",
+    "audit.col.source": "Source",
+    "audit.col.detail": "Detail",
+    "audit.result.ok": "Success",
+    "audit.result.failed": "Failed",
+    "audit.result.denied": "Denied",
+    "audit.newer": "Newer",
+    "audit.older": "Older",
+    "audit.page": "Page {n}",
+    "audit.live": "Live: new entries appear at the top.",
+    "audit.paused": "Showing older entries; live updates resume on the first page.",
+    "audit.waiting": "Live updates resume when the connection is back.",
+    "audit.empty": "No entries match these filters.",
+    "system.overview": "Overview",
+    "system.version": "Version",
+    "system.go": "Go runtime",
+    "system.started": "Started",
+    "system.uptime": "Uptime",
+    "system.modules": "Modules",
+    "system.col.module": "Module",
+    "system.col.state": "State",
+    "system.col.detail": "Detail",
+    "system.no_modules": "No modules reported.",
+    "state.running": "Running",
+    "state.starting": "Starting",
+    "state.stopped": "Stopped",
+    "state.failed": "Failed",
+    "state.disabled": "Disabled",
+    "module.store": "Data store",
+    "module.events": "Event bus",
+    "module.console": "Console",
+    "module.audit": "Audit log",
+    "module.conference": "Meetings",
+    "module.voip": "Telephony",
+    "module.building": "Building access",
+    "module.cameras": "Cameras",
+    "module.mqtt": "MQTT broker",
+    "unit.d": "{n} d",
+    "unit.h": "{n} h",
+    "unit.min": "{n} min",
+    "unit.s": "{n} s",
+    "pw.title": "Change your password",
+    "pw.current": "Current password",
+    "pw.new": "New password",
+    "pw.repeat": "Repeat the new password",
+    "pw.submit": "Change password",
+    "pw.missing": "Fill in all three fields.",
+    "pw.mismatch": "The two new passwords are not the same.",
+    "pw.current_wrong": "The current password is wrong.",
+    "pw.done": "Your password was changed. Your other sessions have been signed out.",
+  },
+  "zh-CN": {
+    "app.name": "Civic",
+    "app.tagline": "行政中心管理控制台",
+    "nav.label": "主导航",
+    "nav.system": "系统",
+    "nav.users": "用户",
+    "nav.audit": "审计日志",
+    "page.system": "系统状态",
+    "page.users": "用户管理",
+    "page.audit": "审计日志",
+    "conn.label": "连接状态",
+    "conn.connecting": "正在连接…",
+    "conn.online": "在线",
+    "conn.reconnecting": "正在重新连接…",
+    "conn.offline": "离线",
+    "lang.label": "语言",
+    "top.signed_in_as": "当前用户",
+    "top.change_password": "修改密码",
+    "top.logout": "退出登录",
+    "role.admin": "管理员",
+    "role.official": "办公人员",
+    "role.facilities": "设施管理",
+    "role.system": "系统",
+    "common.cancel": "取消",
+    "common.confirm": "确认",
+    "common.close": "关闭",
+    "common.loading": "加载中…",
+    "common.none": "—",
+    "boot.connecting": "正在连接服务器…",
+    "boot.unreachable": "无法连接服务器，正在重试…",
+    "login.title": "登录",
+    "login.subtitle": "请使用控制台账号登录。",
+    "login.username": "用户名",
+    "login.password": "密码",
+    "login.submit": "登录",
+    "login.busy": "正在登录…",
+    "login.missing": "请输入用户名和密码。",
+    "login.auth_failed": "用户名或密码错误，请检查后重试。",
+    "login.locked_out": "登录失败次数过多，请在 {minutes} 分钟后重试。",
+    "login.locked_out_one": "登录失败次数过多，请在 1 分钟后重试。",
+    "login.unreachable": "无法连接服务器，请检查网络连接后重试。",
+    "login.session_ended": "会话已结束，请重新登录。",
+    "login.signed_out": "您已退出登录。",
+    "login.footer": "本系统的所有操作均记入审计日志。",
+    "err.invalid_format": "服务器无法识别该请求，请刷新页面后重试。",
+    "err.missing_id": "控制台与服务器通信异常，请刷新页面。",
+    "err.id_reuse": "控制台与服务器通信异常，请刷新页面。",
+    "err.unknown_type": "服务器不支持此操作，可能版本较旧，请刷新页面。",
+    "err.invalid_params": "请检查输入内容：{detail}",
+    "err.not_allowed": "您的角色无权执行此操作。",
+    "err.not_found": "该对象已不存在，可能已被他人删除。",
+    "err.conflict": "与当前状态冲突：{detail}",
+    "err.rate_limited": "操作过于频繁，请稍候再试。",
+    "err.auth_failed": "用户名或密码错误。",
+    "err.locked_out": "登录失败次数过多，请稍后再试。",
+    "err.too_large": "请求内容过大。",
+    "err.unavailable": "该功能模块当前未运行。",
+    "err.internal_error": "服务器处理失败，详细信息已记入服务器日志，请联系管理员。",
+    "err.disconnected": "与服务器的连接已断开，操作可能未执行。请在连接恢复后检查并重试。",
+    "err.timeout": "服务器未及时响应，请重试。",
+    "err.closed": "您已退出控制台。",
+    "err.http": "服务器返回了意外错误（HTTP {status}）。",
+    "err.unknown": "出现错误（{code}）：{detail}",
+    "users.create.title": "新建用户",
+    "users.list.title": "控制台用户",
+    "users.field.username": "用户名",
+    "users.field.display_name": "显示名称",
+    "users.field.role": "角色",
+    "users.field.password": "密码",
+    "users.field.language": "语言",
+    "users.field.status": "状态",
+    "users.field.created": "创建时间",
+    "users.field.actions": "操作",
+    "users.create.submit": "创建用户",
+    "users.created": "已创建用户 {username}。",
+    "users.updated": "已更新用户 {username}。",
+    "users.deleted": "已删除用户 {username}。",
+    "users.status.enabled": "已启用",
+    "users.status.disabled": "已停用",
+    "users.action.enable": "启用",
+    "users.action.disable": "停用",
+    "users.action.reset": "重置密码",
+    "users.action.delete": "删除",
+    "users.role_for": "{username} 的角色",
+    "users.you": "本人",
+    "users.count": "共 {n} 个用户",
+    "users.empty": "暂无用户。",
+    "users.confirm.delete": "确定删除用户 {username}？其会话将立即结束，且无法恢复。",
+    "users.confirm.disable": "确定停用用户 {username}？该用户将立即退出，重新启用前无法登录。",
+    "users.confirm.reset": "确定重置 {username} 的密码？系统将生成新密码，并结束其所有会话。",
+    "users.confirm.role": "确定将 {username} 的角色改为{role}？该用户将退出并需要重新登录。",
+    "users.reset.title": "{username} 的新密码",
+    "users.reset.hint": "请立即复制此密码并当面交给用户。该密码只显示这一次。",
+    "users.reset.done": "已重置 {username} 的密码。",
+    "users.copy": "复制",
+    "users.copied": "已复制到剪贴板。",
+    "users.copy_failed": "此处无法自动复制，请选中密码后手动复制。",
+    "audit.filters": "筛选条件",
+    "audit.filter.user": "用户",
+    "audit.filter.action": "操作前缀",
+    "audit.filter.since": "起始时间",
+    "audit.filter.until": "结束时间",
+    "audit.filter.apply": "筛选",
+    "audit.filter.clear": "清除",
+    "audit.col.time": "时间",
+    "audit.col.action": "操作",
+    "audit.col.user": "用户",
+    "audit.col.role": "角色",
+    "audit.col.target": "对象",
+    "audit.col.result": "结果",
+    "audit.col.source": "来源",
+    "audit.col.detail": "详情",
+    "audit.result.ok": "成功",
+    "audit.result.failed": "失败",
+    "audit.result.denied": "拒绝",
+    "audit.newer": "较新",
+    "audit.older": "较早",
+    "audit.page": "第 {n} 页",
+    "audit.live": "实时：新记录显示在顶部。",
+    "audit.paused": "正在查看较早的记录；回到第一页后恢复实时更新。",
+    "audit.waiting": "连接恢复后继续实时更新。",
+    "audit.empty": "没有符合条件的记录。",
+    "system.overview": "概览",
+    "system.version": "版本",
+    "system.go": "Go 运行时",
+    "system.started": "启动时间",
+    "system.uptime": "运行时长",
+    "system.modules": "模块",
+    "system.col.module": "模块",
+    "system.col.state": "状态",
+    "system.col.detail": "详情",
+    "system.no_modules": "没有模块信息。",
+    "state.running": "运行中",
+    "state.starting": "启动中",
+    "state.stopped": "已停止",
+    "state.failed": "故障",
+    "state.disabled": "已禁用",
+    "module.store": "数据存储",
+    "module.events": "事件总线",
+    "module.console": "控制台",
+    "module.audit": "审计日志",
+    "module.conference": "会议",
+    "module.voip": "电话",
+    "module.building": "门禁",
+    "module.cameras": "摄像头",
+    "module.mqtt": "MQTT 代理",
+    "unit.d": "{n} 天",
+    "unit.h": "{n} 小时",
+    "unit.min": "{n} 分",
+    "unit.s": "{n} 秒",
+    "pw.title": "修改密码",
+    "pw.current": "当前密码",
+    "pw.new": "新密码",
+    "pw.repeat": "再次输入新密码",
+    "pw.submit": "修改密码",
+    "pw.missing": "请填写全部三项。",
+    "pw.mismatch": "两次输入的新密码不一致。",
+    "pw.current_wrong": "当前密码不正确。",
+    "pw.done": "密码已修改，您的其他会话已退出。",
+  },
+};
+
+/**
+ * dictionaryKeys lists the keys of one language's dictionary; tests use it
+ * to check that both languages have every key.
+ * @param {Lang} lang
+ * @returns {string[]}
+ */
+export function dictionaryKeys(lang) {
+  return Object.keys(DICTS[lang]);
+}
+
+/**
+ * isLang reports whether s is a language the console speaks.
+ * @param {unknown} s
+ * @returns {s is Lang}
+ */
+export function isLang(s) {
+  return s === "zh-CN" || s === "en";
+}
+
+/**
+ * matchLang maps a BCP 47 tag such as "zh-Hans-CN" or "en-GB" to a console
+ * language, or null.
+ * @param {string} tag
+ * @returns {Lang | null}
+ */
+export function matchLang(tag) {
+  const t = tag.toLowerCase();
+  if (t === "zh" || t.startsWith("zh-")) return "zh-CN";
+  if (t === "en" || t.startsWith("en-")) return "en";
+  return null;
+}
+
+/**
+ * I18n holds the current language and translates keys and DOM subtrees.
+ */
+export class I18n {
+  /** @type {Lang} */
+  #lang = "en";
+  /** @type {Set<(lang: Lang) => void>} */
+  #listeners = new Set();
+  /** @type {Storage | null} */
+  #storage;
+
+  /**
+   * @param {{storage?: Storage | null, languages?: readonly string[]}} [opts]
+   */
+  constructor(opts = {}) {
+    this.#storage = opts.storage ?? null;
+    const stored = this.#read();
+    if (stored) {
+      this.#lang = stored;
+    } else {
+      for (const tag of opts.languages ?? []) {
+        const l = matchLang(tag);
+        if (l) {
+          this.#lang = l;
+          break;
+        }
+      }
+    }
+    document.documentElement.lang = this.#lang;
+  }
+
+  /** @returns {Lang} the current language. */
+  get lang() {
+    return this.#lang;
+  }
+
+  /** @returns {boolean} whether the person chose a language explicitly. */
+  get chosen() {
+    return this.#read() !== null;
+  }
+
+  /**
+   * set switches the language at runtime and notifies listeners.
+   * @param {Lang} lang
+   * @param {{remember?: boolean}} [opts] remember keeps the choice across visits.
+   */
+  set(lang, opts = {}) {
+    if (!isLang(lang)) return;
+    if (opts.remember ?? true) {
+      try {
+        this.#storage?.setItem(STORAGE_KEY, lang);
+      } catch {
+        // Private mode or storage disabled: the choice lasts this page only.
+      }
+    }
+    if (lang === this.#lang) return;
+    this.#lang = lang;
+    document.documentElement.lang = lang;
+    for (const fn of this.#listeners) fn(lang);
+  }
+
+  /**
+   * onChange registers a listener for language switches.
+   * @param {(lang: Lang) => void} fn
+   * @returns {() => void} a function that removes the listener.
+   */
+  onChange(fn) {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * t translates key, filling {name} placeholders from vars. A missing key
+   * falls back to English, then to the key itself.
+   * @param {string} key
+   * @param {Vars} [vars]
+   * @returns {string}
+   */
+  t(key, vars) {
+    const s = DICTS[this.#lang][key] ?? DICTS.en[key] ?? key;
+    if (!vars) return s;
+    return s.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  }
+
+  /**
+   * has reports whether key exists in the dictionaries.
+   * @param {string} key
+   */
+  has(key) {
+    return key in DICTS.en;
+  }
+
+  /**
+   * translate re-labels every element under root that carries data-i18n
+   * (text), data-i18n-placeholder, data-i18n-title or data-i18n-aria-label.
+   * @param {ParentNode} root
+   */
+  translate(root) {
+    for (const el of root.querySelectorAll("[data-i18n]")) {
+      el.textContent = this.t(/** @type {HTMLElement} */ (el).dataset.i18n ?? "");
+    }
+    for (const [attr, data] of [
+      ["placeholder", "i18nPlaceholder"],
+      ["title", "i18nTitle"],
+      ["aria-label", "i18nAriaLabel"],
+    ]) {
+      for (const el of root.querySelectorAll(`[data-i18n-${attr}]`)) {
+        const key = /** @type {HTMLElement} */ (el).dataset[data];
+        if (key) el.setAttribute(attr, this.t(key));
+      }
+    }
+  }
+
+  /** @returns {Lang | null} */
+  #read() {
+    try {
+      const v = this.#storage?.getItem(STORAGE_KEY);
+      return isLang(v) ? v : null;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// @ts-check
+// Console protocol constants. This file mirrors webui/protocol.go, which is
+// the single source of truth; a Go test parses this file and fails when the
+// two drift apart. Keep one KEY: value pair per line and no other exports.
+
+/** Message types the browser sends. */
+export const REQUEST_TYPES = Object.freeze({
+  AUTH: "auth",
+  PING: "ping",
+  SUBSCRIBE: "subscribe",
+  UNSUBSCRIBE: "unsubscribe",
+  WHOAMI: "whoami",
+  SYSTEM_STATUS: "system.status",
+  USERS_LIST: "users.list",
+  USERS_CREATE: "users.create",
+  USERS_UPDATE: "users.update",
+  USERS_DELETE: "users.delete",
+  USERS_RESET_PASSWORD: "users.reset_password",
+  AUDIT_LIST: "audit.list",
+  SESSION_LOGOUT: "session.logout",
+  ACCOUNT_CHANGE_PASSWORD: "account.change_password",
+});
+
+/** Message types the server sends. */
+export const SERVER_TYPES = Object.freeze({
+  AUTH_REQUIRED: "auth_required",
+  AUTH_OK: "auth_ok",
+  AUTH_INVALID: "auth_invalid",
+  RESULT: "result",
+  EVENT: "event",
+  PONG: "pong",
+});
+
+/** Error codes of failed results and of the HTTP API. */
+export const ERROR_CODES = Object.freeze({
+  INVALID_FORMAT: "invalid_format",
+  MISSING_ID: "missing_id",
+  ID_REUSE: "id_reuse",
+  UNKNOWN_TYPE: "unknown_type",
+  INVALID_PARAMS: "invalid_params",
+  NOT_ALLOWED: "not_allowed",
+  NOT_FOUND: "not_found",
+  CONFLICT: "conflict",
+  RATE_LIMITED: "rate_limited",
+  AUTH_FAILED: "auth_failed",
+  LOCKED_OUT: "locked_out",
+  TOO_LARGE: "too_large",
+  UNAVAILABLE: "unavailable",
+  INTERNAL_ERROR: "internal_error",
+});
+
+/** Subscription topics. */
+export const TOPICS = Object.freeze({
+  SYSTEM: "system",
+  USERS: "users",
+  AUDIT: "audit",
+});
+
+/** Websocket close codes the server uses. */
+export const CLOSE_CODES = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+});
