@@ -111,10 +111,10 @@ func shorten(s string) string {
 
 // oneLine escapes line breaks so a message always fits on one line.
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n\u2028\u2029\x85") {
+	if !strings.ContainsAny(s, "\r\n\u0085\u2028\u2029") {
 		return s
 	}
-	r := strings.NewReplacer("\r", `\r`, "\n", `\n`, "\u2028", `\u2028`, "\u2029", `\u2029`, "\x85", `\x85`)
+	r := strings.NewReplacer("\r", `\r`, "\n", `\n`, "\u2028", `\u2028`, "\u2029", `\u2029`, "\u0085", `\u0085`)
 	return r.Replace(s)
 }
 

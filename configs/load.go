@@ -259,16 +259,17 @@ func envStructList(l leaf, name, raw string) (any, error) {
 	if strings.TrimSpace(raw) == "" {
 		return []any{}, nil
 	}
-	if !json.Valid([]byte(raw)) {
-		var x any
-		err := json.Unmarshal([]byte(raw), &x)
+	// Decode as JSON (not as YAML, which differs on escapes such as \/),
+	// then check the result like the same list in a YAML file.
+	var v any
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
 		return nil, &Error{Key: l.key, Value: hidden, Source: name, Expected: fmt.Sprintf("%s (%v)", example, err)}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
-		return nil, &Error{Key: l.key, Value: hidden, Source: name, Expected: fmt.Sprintf("%s (%v)", example, err)}
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return nil, fmt.Errorf("config: %s: convert %s: %w", l.key, name, err)
 	}
-	root := &doc
+	root := &n
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}

@@ -21,7 +21,11 @@ import (
 )
 
 // stepTimeout bounds one browser step (navigate, log in, wait for a row).
-const stepTimeout = 20 * time.Second
+const stepTimeout = timeScale * 20 * time.Second
+
+// reconnectTimeout bounds the wait for a tab to reconnect after a restart:
+// more than the longest backoff (30 s) plus the daemon's start.
+const reconnectTimeout = timeScale * 45 * time.Second
 
 // TestConsoleInBrowser drives the web console in a real Chromium against a
 // real civicd: admin login, the live users table across two tabs, the audit
@@ -163,6 +167,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Log("step: the console reconnects and resubscribes after a restart")
 	{
 		evalAs[bool](t, a, `(window.__e2eMarker = "tab-a", true)`)
+		down := time.Now()
 		d.stop(t)
 		a.do(t, "notice the lost connection",
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=conn-state][data-state=reconnecting]`)),
@@ -173,9 +178,12 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("parse %q: %v", d.URL, err)
 		}
 		d = startDaemon(t, daemonConfig{DataDir: d.DataDir, AdminPassword: d.AdminPassword, Listen: u.Host})
+		// The client backs off exponentially (up to 30 s) while the daemon
+		// is down, so give the reconnect more than one backoff period.
 		for _, tb := range []*tab{a, b} {
-			tb.do(t, "reconnect", chromedp.WaitVisible(chromedp.CSS(`[data-testid=conn-state][data-state=online]`)))
+			tb.doWithin(t, reconnectTimeout, "reconnect", chromedp.WaitVisible(chromedp.CSS(`[data-testid=conn-state][data-state=online]`)))
 		}
+		t.Logf("tabs back online %s after the daemon was stopped", time.Since(down).Round(100*time.Millisecond))
 		b.do(t, "create guard2 after the restart",
 			chromedp.SendKeys(chromedp.CSS(`[data-testid=user-create-username]`), "guard2"),
 			chromedp.SetValue(chromedp.CSS(`[data-testid=user-create-role]`), "official"),
@@ -281,7 +289,13 @@ func newTab(t *testing.T, browser context.Context, name string) *tab {
 // the tab when they fail.
 func (tb *tab) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	tb.doWithin(t, stepTimeout, what, steps...)
+}
+
+// doWithin is do with another timeout.
+func (tb *tab) doWithin(t *testing.T, timeout time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, timeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		tb.failureShot(t, what)
@@ -309,12 +323,13 @@ func (tb *tab) text(t *testing.T, sel string) string {
 	return evalAs[string](t, tb, fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && !e.hidden ? e.textContent : ""; })()`, sel))
 }
 
-// poll waits until the JavaScript expression is truthy.
+// poll waits until the JavaScript expression is truthy. It polls on a timer,
+// not on animation frames, which a tab in the background does not get.
 func (tb *tab) poll(t *testing.T, what, expr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(stepTimeout))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		tb.failureShot(t, what)
 		t.Fatalf("tab %s: waiting for %s: %v%s", tb.name, what, err, tb.problems.report())
 	}

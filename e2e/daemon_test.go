@@ -83,10 +83,10 @@ type daemon struct {
 }
 
 // listenTimeout bounds the wait for "console listening".
-const listenTimeout = 20 * time.Second
+const listenTimeout = timeScale * 20 * time.Second
 
 // stopTimeout bounds a graceful shutdown after SIGTERM.
-const stopTimeout = 15 * time.Second
+const stopTimeout = timeScale * 15 * time.Second
 
 // startDaemon starts civicd and waits until its console accepts
 // connections. The daemon is killed at the end of the test if the test did

@@ -52,7 +52,7 @@ func TestStaticUIRules(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatalf("no files under %s", staticDir)
 	}
-	for _, want := range []string{"index.html", "css/app.css", "js/app.js", "js/ws.js", "js/protocol.js", "js/i18n.js", "js/topbar.js", "js/views/login.js", "js/views/users.js", "js/views/audit.js", "js/views/system.js"} {
+	for _, want := range []string{"index.html", "css/app.css", "css/components.css", "js/app.js", "js/ws.js", "js/protocol.js", "js/i18n.js", "js/topbar.js", "js/views/login.js", "js/views/users.js", "js/views/audit.js", "js/views/system.js"} {
 		if _, err := os.Stat(filepath.Join(staticDir, want)); err != nil {
 			t.Errorf("missing %s: %v", want, err)
 		}

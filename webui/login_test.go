@@ -74,10 +74,15 @@ func TestLoginHTTP(t *testing.T) {
 
 func TestLoginLockoutOverHTTP(t *testing.T) {
 	ts := newTestServer(t)
-	for i := 0; i < 5; i++ {
+	// The limit is 5: four failures are answered 401, the fifth locks.
+	for i := 1; i <= 5; i++ {
 		resp, _ := ts.post("/api/login", `{"username":"u-official","password":"wrong-password"}`)
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("failure %d: status %d", i+1, resp.StatusCode)
+		want := http.StatusUnauthorized
+		if i == 5 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("failure %d: status %d, want %d", i, resp.StatusCode, want)
 		}
 	}
 	resp, body := ts.post("/api/login", `{"username":"u-official","password":"password-official"}`)

@@ -72,6 +72,7 @@ type Server struct {
 	log      *slog.Logger
 	handlers map[string]handlerFunc
 	metrics  serverMetrics
+	events   eventCache
 	started  time.Time
 
 	httpSrv      *http.Server
@@ -88,6 +89,7 @@ type Server struct {
 type serverMetrics struct {
 	wsConns       prometheus.Gauge
 	wsMessages    *prometheus.CounterVec
+	wsIn, wsOut   prometheus.Counter
 	wsResyncs     prometheus.Counter
 	loginFailures prometheus.Counter
 }
@@ -115,6 +117,8 @@ func New(opts Options, deps Deps, logger *slog.Logger) (*Server, error) {
 		wsResyncs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "civic_console_ws_resyncs_total", Help: "Snapshots re-sent to console clients that fell behind."}),
 		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "civic_login_failures_total", Help: "Failed console logins."}),
 	}
+	s.metrics.wsIn = s.metrics.wsMessages.WithLabelValues("in")
+	s.metrics.wsOut = s.metrics.wsMessages.WithLabelValues("out")
 	for _, c := range []prometheus.Collector{s.metrics.wsConns, s.metrics.wsMessages, s.metrics.wsResyncs, s.metrics.loginFailures} {
 		if err := deps.Metrics.Register(c); err != nil {
 			return nil, fmt.Errorf("webui: register metrics: %w", err)

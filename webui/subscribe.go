@@ -116,14 +116,12 @@ func (c *conn) forward(sub *subscription) {
 			if !ok {
 				return
 			}
-			data, err := json.Marshal(ev.Payload)
+			body, err := c.s.events.body(ev)
 			if err != nil {
 				c.log.Error("encode event", "topic", ev.Topic, "kind", ev.Kind, "err", err)
 				continue
 			}
-			c.send(EventMsg{ID: sub.id, Type: TypeEvent, Event: EventDetail{
-				Topic: string(ev.Topic), Kind: ev.Kind, Seq: ev.Seq, At: ev.At.UTC().Format(time.RFC3339Nano), Data: data,
-			}})
+			c.sendRaw(eventMessage(sub.id, body))
 		case <-sub.bus.Lost():
 			n := sub.bus.Resume()
 			c.s.metrics.wsResyncs.Inc()

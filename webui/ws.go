@@ -24,7 +24,6 @@ const (
 	readIdleTimeout  = 75 * time.Second // a client that answers no ping for this long is gone
 	sessionRecheck   = time.Minute      // how often a live socket re-validates its session
 	closeGrace       = 2 * time.Second  // how long to wait for the peer's close reply
-	outQueueLen      = 256
 	subscriptionBuf  = 128
 	floodStrikesMult = 2 // rate-limited messages allowed in a row, as a multiple of the burst
 )
@@ -39,7 +38,9 @@ type conn struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	out    chan []byte
+
+	writeMu sync.Mutex // serialises writes of data frames
+	closed  bool       // set under writeMu once the close frame is out
 
 	closeOnce   sync.Once
 	closeCode   int
@@ -81,7 +82,6 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		source: clientIP(r),
 		ctx:    ctx,
 		cancel: cancel,
-		out:    make(chan []byte, outQueueLen),
 		subs:   make(map[int64]*subscription),
 		bucket: newTokenBucket(s.opts.Rate, s.opts.Burst, time.Now),
 	}
@@ -101,7 +101,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		c.writeLoop()
+		c.keepalive()
 	}()
 	err = c.readLoop()
 	c.cancel()
@@ -129,34 +129,45 @@ func (c *conn) close(code int, reason string) {
 	})
 }
 
-// send queues a message for the writer. It blocks while the queue is full,
-// which pushes back on the sender, and gives up when the connection ends.
+// send encodes and writes a message.
 func (c *conn) send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		c.log.Error("encode console message", "err", err)
 		return
 	}
-	select {
-	case c.out <- b:
-		c.s.metrics.wsMessages.WithLabelValues("out").Inc()
-	case <-c.ctx.Done():
-	}
+	c.sendRaw(b)
 }
 
-// writeLoop owns every write to the socket except control frames.
-func (c *conn) writeLoop() {
+// sendRaw writes an encoded message. Whoever has something to say writes
+// it directly under writeMu (the reader its results, each subscription's
+// forwarder its events): one goroutine hop less per event than a writer
+// goroutine, which matters when an event fans out to 1,000 sockets. A slow
+// peer blocks only its own senders, for at most writeTimeout; the bus then
+// drops that socket's events and it is resynced with a snapshot.
+func (c *conn) sendRaw(b []byte) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed {
+		return
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.close(CloseNormal, "")
+		return
+	}
+	c.s.metrics.wsOut.Inc()
+}
+
+// keepalive pings the peer, re-checks the session, and writes the close
+// frame once the connection is closing.
+func (c *conn) keepalive() {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
 	recheck := time.NewTicker(sessionRecheck)
 	defer recheck.Stop()
 	for {
 		select {
-		case b := <-c.out:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.close(CloseNormal, "")
-			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
 				c.close(CloseNormal, "")
@@ -170,27 +181,15 @@ func (c *conn) writeLoop() {
 			if code == 0 {
 				code = CloseNormal
 			}
-			c.flush()
+			// Cut short a write stuck on a peer that stopped reading, then
+			// send the close frame after whatever was written before it.
+			_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+			c.writeMu.Lock()
+			c.closed = true
 			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+			c.writeMu.Unlock()
 			// Shorten the reader's wait for the peer's close reply.
 			_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeGrace))
-			return
-		}
-	}
-}
-
-// flush writes what is already queued (a result before the close that
-// follows it), without waiting for more.
-func (c *conn) flush() {
-	deadline := time.Now().Add(time.Second)
-	for {
-		select {
-		case b := <-c.out:
-			_ = c.ws.SetWriteDeadline(deadline)
-			if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
-				return
-			}
-		default:
 			return
 		}
 	}
@@ -242,7 +241,7 @@ func (c *conn) readLoop() error {
 			return nil // closing; the rest is discarded
 		}
 		_ = c.ws.SetReadDeadline(time.Now().Add(readIdleTimeout))
-		c.s.metrics.wsMessages.WithLabelValues("in").Inc()
+		c.s.metrics.wsIn.Inc()
 		if !c.bucket.allow() {
 			c.strikes++
 			if c.strikes > c.s.opts.Burst*floodStrikesMult {

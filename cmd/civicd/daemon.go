@@ -30,6 +30,9 @@ const shutdownGrace = 4 * time.Second
 func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdout, stderr io.Writer, ready chan<- string) error {
 	logger := newLogger(cfg, stderr)
 	logger.Info("civicd starting", "version", version, "data_dir", cfg.DataDir)
+	for _, name := range configs.UnknownEnv(environ) {
+		logger.Warn("ignoring unknown environment variable; is it misspelled?", "name", name)
+	}
 
 	st, err := store.Open(ctx, cfg.DataDir, logger.With("module", "store"))
 	if err != nil {

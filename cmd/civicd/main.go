@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	_ "time/tzdata" // timezone works on hosts without zoneinfo files
 
 	"civic/configs"
 )

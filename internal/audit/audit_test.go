@@ -267,6 +267,8 @@ func TestAppendOnly(t *testing.T) {
 		`DELETE FROM audit_log`,
 		`DELETE FROM audit_log WHERE id = 1`,
 		`INSERT OR REPLACE INTO audit_log (id, at, username, role, action, result) VALUES (1, 1, 'mallory', 'admin', 'x', 'ok')`,
+		`REPLACE INTO audit_log (id, at, username, role, action, result) VALUES (1, 1, 'mallory', 'admin', 'x', 'ok')`,
+		`INSERT INTO audit_log (id, at, username, role, action, result) VALUES (1, 1, 'm', 'admin', 'x', 'ok') ON CONFLICT (id) DO UPDATE SET username = 'mallory'`,
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {

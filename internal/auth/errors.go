@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// Errors returned by the Service. Validation errors wrap ErrInvalid with a
-// sentence meant for the person who made the request.
+// Errors returned by the Service, for errors.Is. Validation errors wrap
+// ErrInvalid with a sentence meant for the person who made the request;
+// none of them ever quotes a password.
 var (
 	ErrNotFound       = errors.New("no such user")
 	ErrUsernameTaken  = errors.New("that username is taken")
@@ -25,6 +26,7 @@ type LockoutError struct {
 	Scope string // "user" or "source"
 }
 
+// Error says what is locked and until when (UTC).
 func (e *LockoutError) Error() string {
 	return fmt.Sprintf("too many failed logins for this %s; locked until %s", e.Scope, e.Until.UTC().Format(time.RFC3339))
 }
