@@ -89,16 +89,25 @@ func (c *conn) handleUsersCreate(ctx context.Context, req request) (reply, error
 	return rep, nil
 }
 
+// targetUser loads the user a request acts on, and starts its reply with
+// that user as the audit target.
+func (c *conn) targetUser(ctx context.Context, id int64) (auth.User, reply, error) {
+	u, err := c.s.deps.Auth.GetUser(ctx, id)
+	if err != nil {
+		return auth.User{}, reply{target: fmt.Sprintf("user #%d", id)}, err
+	}
+	return u, reply{target: u.Username}, nil
+}
+
 func (c *conn) handleUsersUpdate(ctx context.Context, req request) (reply, error) {
 	var p UsersUpdateParams
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}
-	before, err := c.s.deps.Auth.GetUser(ctx, p.UserID)
+	before, rep, err := c.targetUser(ctx, p.UserID)
 	if err != nil {
-		return reply{target: fmt.Sprintf("user #%d", p.UserID)}, err
+		return rep, err
 	}
-	rep := reply{target: before.Username}
 	upd := auth.UserUpdate{DisplayName: p.DisplayName, Disabled: p.Disabled, Language: p.Language}
 	if p.Role != nil {
 		role, err := auth.ParseRole(*p.Role)
@@ -125,11 +134,10 @@ func (c *conn) handleUsersDelete(ctx context.Context, req request) (reply, error
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}
-	u, err := c.s.deps.Auth.GetUser(ctx, p.UserID)
+	u, rep, err := c.targetUser(ctx, p.UserID)
 	if err != nil {
-		return reply{target: fmt.Sprintf("user #%d", p.UserID)}, err
+		return rep, err
 	}
-	rep := reply{target: u.Username}
 	if u.ID == c.session().User.ID {
 		return rep, apiErrorf(CodeConflict, "you cannot delete your own account")
 	}
@@ -146,11 +154,10 @@ func (c *conn) handleUsersResetPassword(ctx context.Context, req request) (reply
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}
-	u, err := c.s.deps.Auth.GetUser(ctx, p.UserID)
+	u, rep, err := c.targetUser(ctx, p.UserID)
 	if err != nil {
-		return reply{target: fmt.Sprintf("user #%d", p.UserID)}, err
+		return rep, err
 	}
-	rep := reply{target: u.Username}
 	pw, generated := p.Password, ""
 	if pw == "" {
 		generated = randomPassword()

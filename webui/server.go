@@ -213,16 +213,29 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("console listening", "url", scheme+"://"+displayAddr(ln.Addr()), "tls", s.opts.TLS)
 	errc := make(chan error, 1)
 	go func() { errc <- s.httpSrv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
+	purge := time.NewTicker(sessionPurgeInterval)
+	defer purge.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("console: serve: %w", err)
+		case <-purge.C:
+			if n, err := s.deps.Auth.PurgeExpired(ctx); err != nil {
+				s.log.Error("purge expired sessions", "err", err)
+			} else if n > 0 {
+				s.log.Debug("purged expired sessions", "count", n)
+			}
+		case <-ctx.Done():
 			return nil
 		}
-		return fmt.Errorf("console: serve: %w", err)
-	case <-ctx.Done():
-		return nil
 	}
 }
+
+// sessionPurgeInterval is how often expired sessions are deleted.
+const sessionPurgeInterval = 10 * time.Minute
 
 // Ready is closed once Run has bound its address.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
