@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -107,7 +108,10 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	c.cancel()
 	<-writerDone // the close frame is out
 	var ce *websocket.CloseError
-	if !errors.As(err, &ce) {
+	var ne net.Error
+	answered := errors.As(err, &ce)
+	silent := errors.As(err, &ne) && ne.Timeout() // it had its grace already
+	if !answered && !silent {
 		// The peer has not answered our close yet. Read and discard until it
 		// hangs up, so closing does not reset the connection (and lose the
 		// close frame) while it is still sending.

@@ -287,3 +287,83 @@ func lastLine(s string) string {
 	}
 	return ""
 }
+
+// TestSecondSignalForcesExit holds the graceful shutdown open with a
+// websocket client that never answers the close frame, sends a second
+// SIGTERM, and checks that civicd exits at once with status 1.
+func TestSecondSignalForcesExit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildDaemon(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), testEnv(t.TempDir())...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	url := ""
+	for url == "" {
+		line, ok := <-lines
+		if !ok {
+			t.Fatal("civicd exited before listening")
+		}
+		var rec struct{ Msg, URL string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "console listening" {
+			url = strings.Replace(rec.URL, "localhost", "127.0.0.1", 1)
+		}
+	}
+	resp, err := http.Post(url+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"admin-test-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lr struct{ Token string }
+	_ = json.NewDecoder(resp.Body).Decode(&lr)
+	resp.Body.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/api/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_, _, _ = ws.ReadMessage()
+	_ = ws.WriteJSON(map[string]string{"type": "auth", "token": lr.Token})
+	if _, msg, err := ws.ReadMessage(); err != nil || !bytes.Contains(msg, []byte("auth_ok")) {
+		t.Fatalf("auth: %s %v", msg, err)
+	}
+	// From here on the client reads nothing, so it never answers a close.
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		if strings.Contains(line, "civicd shutting down") {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	forced := false
+	for line := range lines {
+		if strings.Contains(line, "second signal") {
+			forced = true
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !forced {
+		t.Fatalf("after a second SIGTERM: exit %v, forced message %v; want exit 1 and the message", err, forced)
+	}
+}

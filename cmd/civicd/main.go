@@ -173,15 +173,19 @@ func serveCommand(g globalFlags, args, environ []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, a second one forces the exit.
+	// The first signal starts a graceful shutdown; a second one forces the
+	// exit. One channel receives both, so no signal falls between two
+	// handlers and gets the default action.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	go func() {
-		<-ctx.Done()
-		stop()
-		force := make(chan os.Signal, 1)
-		signal.Notify(force, os.Interrupt, syscall.SIGTERM)
-		<-force
+		sig := <-sigs
+		fmt.Fprintf(stderr, "civicd: %v; shutting down (send it again to exit now)\n", sig)
+		cancel()
+		<-sigs
 		fmt.Fprintln(stderr, "civicd: second signal; exiting now")
 		os.Exit(1)
 	}()
