@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -9,10 +10,14 @@ import (
 // modules (testdata/js) with Node's built-in test runner: the websocket
 // client's auth, reconnect, backoff, resubscribe and ping handling against a
 // fake socket and fake timers, the dictionaries, and the views' pure
-// functions. It is skipped when node is not installed.
+// functions. It is skipped when node is not installed, except under CI=true, where
+// that fails.
 func TestConsoleJSUnits(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is not installed; scripts/test.sh installs it (Debian package nodejs)")
+		}
 		t.Skip("node is not installed; skipping the console's JavaScript unit tests")
 	}
 	out, err := exec.Command(node, "--test", "--test-reporter=dot", "testdata/js/").CombinedOutput()

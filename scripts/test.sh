@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v node >/dev/null 2>&1 || need="$need nodejs"
 
 if [ -n "$need" ]; then
 	echo "installing test packages:$need"
