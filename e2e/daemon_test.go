@@ -111,6 +111,7 @@ func startDaemon(t *testing.T, cfg daemonConfig) *daemon {
 		"CIVIC_SIP_TLS_LISTEN=127.0.0.1:0",
 		"CIVIC_WEBRTC_UDP_PORT=0",
 		"CIVIC_WEBRTC_TCP_PORT=0",
+		"CIVIC_WEBRTC_INTERFACES=lo",
 	}
 	env = append(env, cfg.Env...)
 

@@ -39,6 +39,9 @@ func (s *Server) wireError(err error) *WireError {
 	case errors.Is(err, auth.ErrBadCredentials):
 		return &WireError{Code: CodeAuthFailed, Message: "wrong username or password"}
 	}
+	if we := conferenceError(err); we != nil {
+		return we
+	}
 	s.log.Error("console request failed", "err", err)
 	return &WireError{Code: CodeInternal, Message: "the server could not do that; the details are in its log"}
 }

@@ -47,6 +47,13 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeAuditList:             (*conn).handleAuditList,
 		TypeSessionLogout:         (*conn).handleSessionLogout,
 		TypeAccountChangePassword: (*conn).handleChangePassword,
+		TypeConferenceCreate:      (*conn).handleConferenceCreate,
+		TypeConferenceList:        (*conn).handleConferenceList,
+		TypeConferenceJoin:        (*conn).handleConferenceJoin,
+		TypeConferenceLeave:       (*conn).handleConferenceLeave,
+		TypeWebRTCOffer:           (*conn).handleWebRTCOffer,
+		TypeWebRTCAnswer:          (*conn).handleWebRTCAnswer,
+		TypeWebRTCCandidate:       (*conn).handleWebRTCCandidate,
 	}
 }
 

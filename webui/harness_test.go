@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
 	"civic/internal/events"
+	"civic/internal/rtc"
 	"civic/internal/store"
 )
 
@@ -31,6 +33,7 @@ type testServer struct {
 	auth  *auth.Service
 	audit *audit.Log
 	bus   *events.Bus
+	conf  *conference.Service
 	users map[auth.Role]auth.User
 }
 
@@ -60,8 +63,13 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	for _, f := range opts {
 		f(&o)
 	}
+	engine, err := rtc.New(rtc.Config{Host: "127.0.0.1", TCPPort: -1, LoopbackOnly: true}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := conference.New(conference.Config{}, st.DB(), engine, logger)
 	srv, err := New(o, Deps{
-		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(),
+		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {
@@ -75,7 +83,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	case err := <-done:
 		t.Fatalf("console did not start: %v", err)
 	}
-	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, users: map[auth.Role]auth.User{}}
+	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, users: map[auth.Role]auth.User{}}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()
@@ -84,6 +92,8 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 		}
 		cancel()
 		<-done
+		_ = conf.Shutdown(sctx)
+		engine.Close()
 		bus.Close()
 		st.Close()
 	})

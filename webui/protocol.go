@@ -3,6 +3,9 @@ package webui
 import (
 	"encoding/json"
 
+	"github.com/pion/webrtc/v4"
+
+	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
 )
@@ -40,7 +43,19 @@ const (
 	TypeAuditList             = "audit.list"
 	TypeSessionLogout         = "session.logout"
 	TypeAccountChangePassword = "account.change_password"
+	TypeConferenceCreate      = "conference.create"
+	TypeConferenceList        = "conference.list"
+	TypeConferenceJoin        = "conference.join"
+	TypeConferenceLeave       = "conference.leave"
+	TypeWebRTCOffer           = "webrtc.offer"
+	TypeWebRTCAnswer          = "webrtc.answer"
+	TypeWebRTCCandidate       = "webrtc.candidate"
 )
+
+// TopicConference is the topic of the events sent on a conference.join
+// request's id: subscribe-side offers and changes in the room. It is not
+// subscribable; joining opens it.
+const TopicConference = "conference"
 
 // Error codes. This list is fixed and documented; clients may switch on it.
 const (
@@ -88,6 +103,7 @@ const (
 var (
 	allRoles  = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities}
 	adminOnly = []auth.Role{auth.RoleAdmin}
+	meeters   = []auth.Role{auth.RoleAdmin, auth.RoleOfficial}
 )
 
 // TopicSpec describes one subscription topic.
@@ -132,6 +148,13 @@ var Messages = []MessageSpec{
 	{TypeAuditList, adminOnly, AuditListParams{}, AuditListResult{}, false, "Audit entries, newest first, filtered and paged by `before_id`."},
 	{TypeSessionLogout, allRoles, nil, struct{}{}, true, "End this session. The server sends the result, then closes with 1000."},
 	{TypeAccountChangePassword, allRoles, ChangePasswordParams{}, struct{}{}, true, "Change your own password. Your other sessions end."},
+	{TypeConferenceCreate, meeters, ConferenceCreateParams{}, MeetingResult{}, true, "Create a meeting; you are its host. It gets a 6-digit room number."},
+	{TypeConferenceList, meeters, nil, MeetingsResult{}, false, "Meetings that have not ended, newest first, with their live participant counts."},
+	{TypeConferenceJoin, meeters, ConferenceJoinParams{}, ConferenceJoinResult{}, true, "Join a meeting. After the result, `conference` events follow on this request's id."},
+	{TypeConferenceLeave, meeters, nil, struct{}{}, true, "Leave the meeting this connection is in."},
+	{TypeWebRTCOffer, meeters, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
+	{TypeWebRTCAnswer, meeters, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
+	{TypeWebRTCCandidate, meeters, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
 }
 
 // Envelope is every client message: the type, the request id and the
@@ -308,6 +331,45 @@ type AuditEvent struct {
 type ChangePasswordParams struct {
 	Current string `json:"current"`
 	New     string `json:"new"`
+}
+
+// ConferenceCreateParams are the params of conference.create.
+type ConferenceCreateParams struct {
+	Title string `json:"title"`
+}
+
+// MeetingResult carries one meeting.
+type MeetingResult struct {
+	Meeting conference.Meeting `json:"meeting"`
+}
+
+// MeetingsResult is the result of conference.list.
+type MeetingsResult struct {
+	Meetings []conference.Meeting `json:"meetings"`
+}
+
+// ConferenceJoinParams are the params of conference.join.
+type ConferenceJoinParams struct {
+	Room string `json:"room"`
+}
+
+// ConferenceJoinResult is the result of conference.join.
+type ConferenceJoinResult struct {
+	ParticipantID string                `json:"participant_id"`
+	Meeting       conference.Meeting    `json:"meeting"`
+	ICEServers    []webrtc.ICEServer    `json:"ice_servers"`
+	Participants  []conference.PeerInfo `json:"participants"`
+}
+
+// SDPParams carry a session description.
+type SDPParams struct {
+	SDP string `json:"sdp"`
+}
+
+// CandidateParams are the params of webrtc.candidate.
+type CandidateParams struct {
+	PC        string                  `json:"pc"`
+	Candidate webrtc.ICECandidateInit `json:"candidate"`
 }
 
 // LoginRequest is the body of POST /api/login.

@@ -243,6 +243,15 @@ func TestGoldenMessages(t *testing.T) {
 	}
 	record(TypeUnsubscribe, admin.request(TypeUnsubscribe, map[string]any{"subscription": sub["id"]}))
 	record(TypeAccountChangePassword, admin.request(TypeAccountChangePassword, map[string]any{"current": "wrong", "new": "whatever-else"}))
+	meeting := admin.request(TypeConferenceCreate, map[string]any{"title": "Budget review"})
+	record(TypeConferenceCreate, meeting)
+	room := meeting["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+	record(TypeConferenceList, admin.request(TypeConferenceList, nil))
+	record(TypeConferenceJoin, admin.request(TypeConferenceJoin, map[string]any{"room": room}))
+	record(TypeWebRTCOffer, admin.request(TypeWebRTCOffer, map[string]any{"sdp": testOffer(t)}))
+	record(TypeWebRTCAnswer, admin.request(TypeWebRTCAnswer, map[string]any{"sdp": "v=0"})) // no offer is waiting
+	record(TypeWebRTCCandidate, admin.request(TypeWebRTCCandidate, map[string]any{"pc": "publish", "candidate": map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}}))
+	record(TypeConferenceLeave, admin.request(TypeConferenceLeave, nil))
 	record(TypeSessionLogout, admin.request(TypeSessionLogout, nil))
 	record("error.unknown_type", func() map[string]any {
 		c := ts.connect(ts.login(auth.RoleAdmin))
@@ -283,7 +292,8 @@ func normalise(v any) any {
 		out := make(map[string]any, len(x))
 		for k, val := range x {
 			switch {
-			case k == "at" || strings.HasSuffix(k, "_at") || k == "uptime_s" || k == "go_version" || k == "seq" || k == "source":
+			case k == "at" || strings.HasSuffix(k, "_at") || k == "uptime_s" || k == "go_version" || k == "seq" || k == "source" ||
+				k == "room" || k == "sdp" || k == "participant_id":
 				out[k] = "<" + k + ">"
 			case (k == "id" || k == "next_before_id" || k == "user_id") && isNumber(val):
 				out[k] = "<" + k + ">"

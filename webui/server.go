@@ -61,6 +61,8 @@ type Deps struct {
 	Audit   *audit.Log
 	Bus     *events.Bus
 	Metrics *prometheus.Registry
+	// Conference is the meetings module; nil when it is not running.
+	Conference Conference
 	// Modules reports the state of each module for system.status.
 	Modules func() []ModuleStatus
 }

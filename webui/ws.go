@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"civic/conference"
 	"civic/internal/auth"
 )
 
@@ -51,6 +52,7 @@ type conn struct {
 	sess   auth.Session
 	subs   map[int64]*subscription
 	lastID int64
+	part   *conference.Participant // the meeting this socket is in, if any
 
 	bucket  tokenBucket
 	strikes int
@@ -106,6 +108,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}()
 	err = c.readLoop()
 	c.cancel()
+	c.leaveMeeting()
 	<-writerDone // the close frame is out
 	var ce *websocket.CloseError
 	var ne net.Error

@@ -13,10 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/pion/webrtc/v4"
+
+	"civic/conference"
 	"civic/configs"
 	"civic/internal/audit"
 	"civic/internal/auth"
 	"civic/internal/events"
+	"civic/internal/rtc"
 	"civic/internal/store"
 	"civic/webui"
 )
@@ -73,6 +77,14 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		return err
 	}
 
+	engine, err := rtc.New(rtcConfig(cfg), logger.With("module", "webrtc"))
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	meetings := conference.New(conference.Config{}, st.DB(), engine, logger.With("module", "conference"))
+	mods.set("conference", "running", "udp "+engine.UDPAddr())
+
 	console, err := webui.New(webui.Options{
 		Listen:          cfg.HTTP.Listen,
 		TLS:             cfg.HTTP.TLS,
@@ -88,11 +100,12 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Burst:           cfg.WS.Burst,
 		Version:         version,
 	}, webui.Deps{
-		Auth:    accounts,
-		Audit:   auditLog,
-		Bus:     bus,
-		Metrics: reg,
-		Modules: mods.list,
+		Auth:       accounts,
+		Audit:      auditLog,
+		Bus:        bus,
+		Metrics:    reg,
+		Modules:    mods.list,
+		Conference: meetings,
 	}, logger.With("module", "console"))
 	if err != nil {
 		return err
@@ -133,6 +146,9 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		shutdownErr = err
 		logger.Error("shutdown console", "err", err)
 	}
+	if err := meetings.Shutdown(sctx); err != nil {
+		logger.Error("shutdown conference", "err", err)
+	}
 	wg.Wait()
 	select {
 	case err := <-errc:
@@ -141,6 +157,25 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	}
 	logger.Info("civicd stopped")
 	return shutdownErr
+}
+
+// rtcConfig maps the webrtc config keys to the engine. A deployment whose
+// only interface is "lo" is loopback-only: candidates and packets stay on
+// 127.0.0.1 (tests use it).
+func rtcConfig(cfg *configs.Config) rtc.Config {
+	rc := rtc.Config{
+		UDPPort:    cfg.WebRTC.UDPPort,
+		TCPPort:    cfg.WebRTC.TCPPort,
+		PublicIP:   cfg.WebRTC.PublicIP,
+		Interfaces: cfg.WebRTC.Interfaces,
+	}
+	if len(cfg.WebRTC.Interfaces) == 1 && cfg.WebRTC.Interfaces[0] == "lo" {
+		rc.Host, rc.LoopbackOnly = "127.0.0.1", true
+	}
+	for _, s := range cfg.WebRTC.ICEServers {
+		rc.ICEServers = append(rc.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return rc
 }
 
 // firstRun creates the admin account when the store has no users. The

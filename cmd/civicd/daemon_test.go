@@ -38,6 +38,7 @@ func testEnv(dataDir string) []string {
 		"CIVIC_SIP_TLS_LISTEN=127.0.0.1:0",
 		"CIVIC_WEBRTC_UDP_PORT=0",
 		"CIVIC_WEBRTC_TCP_PORT=0",
+		"CIVIC_WEBRTC_INTERFACES=lo",
 	}
 }
 

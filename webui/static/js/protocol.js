@@ -19,6 +19,13 @@ export const REQUEST_TYPES = Object.freeze({
   AUDIT_LIST: "audit.list",
   SESSION_LOGOUT: "session.logout",
   ACCOUNT_CHANGE_PASSWORD: "account.change_password",
+  CONFERENCE_CREATE: "conference.create",
+  CONFERENCE_LIST: "conference.list",
+  CONFERENCE_JOIN: "conference.join",
+  CONFERENCE_LEAVE: "conference.leave",
+  WEBRTC_OFFER: "webrtc.offer",
+  WEBRTC_ANSWER: "webrtc.answer",
+  WEBRTC_CANDIDATE: "webrtc.candidate",
 });
 
 /** Message types the server sends. */

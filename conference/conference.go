@@ -1,0 +1,253 @@
+// Package conference is civicd's video meetings: meetings kept in the
+// store, and a selective forwarding unit (SFU) on pion/webrtc v4 that
+// officials join from the browser.
+//
+// Each participant has two peer connections: a publish connection, where
+// the browser offers and civicd answers, and a subscribe connection, where
+// civicd is always the offerer. Each published track is forwarded as is
+// (no transcoding) to every other participant's subscribe connection.
+// Negotiation of the subscribe side is serialised per participant: changes
+// made while an offer is outstanding are folded into the next offer.
+//
+// cmd/civicd builds the Service; the console reaches it through an
+// interface of its own, and signalling to a participant goes through the
+// Signal callback given at Join. conference imports no other module.
+package conference
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"civic/internal/rtc"
+)
+
+// Errors for callers to map to user-facing codes.
+var (
+	ErrNoMeeting   = errors.New("no such meeting")
+	ErrEnded       = errors.New("the meeting has ended")
+	ErrInvalid     = errors.New("invalid")
+	ErrNotJoined   = errors.New("not in a meeting")
+	ErrBadSDP      = errors.New("the session description is not valid")
+	ErrTooManyJoin = errors.New("the meeting is full")
+)
+
+// Meeting is a meeting as stored.
+type Meeting struct {
+	ID           int64     `json:"id"`
+	Room         string    `json:"room"`
+	Title        string    `json:"title"`
+	Host         string    `json:"host"`
+	CreatedAt    time.Time `json:"created_at"`
+	Participants int       `json:"participants"`
+}
+
+// Config bounds a meeting.
+type Config struct {
+	// MaxParticipants per meeting. Default: 100.
+	MaxParticipants int
+	// ICETimeout is how long a participant may take to connect.
+	// Default: 30 s.
+	ICETimeout time.Duration
+}
+
+// Service holds the meetings and the live rooms.
+type Service struct {
+	db     *sql.DB
+	rtc    *rtc.Engine
+	cfg    Config
+	log    *slog.Logger
+	mu     sync.Mutex
+	rooms  map[string]*room
+	closed bool
+}
+
+// New returns the conference service.
+func New(cfg Config, db *sql.DB, engine *rtc.Engine, logger *slog.Logger) *Service {
+	if cfg.MaxParticipants <= 0 {
+		cfg.MaxParticipants = 100
+	}
+	if cfg.ICETimeout <= 0 {
+		cfg.ICETimeout = 30 * time.Second
+	}
+	return &Service{db: db, rtc: engine, cfg: cfg, log: logger, rooms: make(map[string]*room)}
+}
+
+// Run waits for ctx; the rooms live in the callers' goroutines and pion's.
+func (s *Service) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+// Shutdown closes every participant's connections.
+func (s *Service) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.closeAll()
+	}
+	return nil
+}
+
+// CreateMeeting stores a new meeting with a fresh 6-digit room number.
+func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meeting, error) {
+	title = strings.TrimSpace(title)
+	if title == "" || len(title) > 120 {
+		return Meeting{}, fmt.Errorf("%w: title must be 1-120 characters", ErrInvalid)
+	}
+	now := time.Now()
+	for range 10 {
+		n, err := rand.Int(rand.Reader, big.NewInt(900000))
+		if err != nil {
+			return Meeting{}, fmt.Errorf("room number: %w", err)
+		}
+		room := fmt.Sprintf("%06d", 100000+n.Int64())
+		res, err := s.db.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at) VALUES (?, ?, ?, ?)`, room, title, host, now.UnixMilli())
+		if err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				continue
+			}
+			return Meeting{}, fmt.Errorf("create meeting: %w", err)
+		}
+		id, _ := res.LastInsertId()
+		return Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli())}, nil
+	}
+	return Meeting{}, errors.New("create meeting: no free room number")
+}
+
+// ListMeetings returns the meetings that have not ended, newest first.
+func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
+	if err != nil {
+		return nil, fmt.Errorf("list meetings: %w", err)
+	}
+	defer rows.Close()
+	out := []Meeting{}
+	for rows.Next() {
+		var m Meeting
+		var created int64
+		if err := rows.Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created); err != nil {
+			return nil, fmt.Errorf("list meetings: %w", err)
+		}
+		m.CreatedAt = time.UnixMilli(created)
+		m.Participants = s.count(m.Room)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Service) meeting(ctx context.Context, roomNo string) (Meeting, error) {
+	var m Meeting
+	var created int64
+	var ended sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at FROM meetings WHERE room = ?`, roomNo).
+		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Meeting{}, ErrNoMeeting
+	}
+	if err != nil {
+		return Meeting{}, fmt.Errorf("meeting %s: %w", roomNo, err)
+	}
+	if ended.Valid {
+		return Meeting{}, ErrEnded
+	}
+	m.CreatedAt = time.UnixMilli(created)
+	return m, nil
+}
+
+func (s *Service) count(roomNo string) int {
+	s.mu.Lock()
+	r := s.rooms[roomNo]
+	s.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	return r.size()
+}
+
+// Identity is who joins.
+type Identity struct {
+	Name string // shown on the tile
+	User string // console username, for the record
+}
+
+// Signal is a message from the SFU to one participant's client: an offer
+// for the subscribe connection, or a change in the room.
+type Signal struct {
+	Kind string
+	Data any
+}
+
+// Signal kinds.
+const (
+	SignalOffer    = "webrtc.offer"
+	SignalJoined   = "participant.joined"
+	SignalLeft     = "participant.left"
+	SignalEnded    = "meeting.ended"
+	PeerPublish    = "publish"
+	PeerSubscribe  = "subscribe"
+	signalQueueLen = 64
+)
+
+// PeerInfo names a participant to the others.
+type PeerInfo struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Join adds a participant to the live room of a meeting. signal is called
+// from one goroutine per participant, in order.
+func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal func(Signal)) (*Participant, Meeting, []PeerInfo, error) {
+	m, err := s.meeting(ctx, roomNo)
+	if err != nil {
+		return nil, Meeting{}, nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, Meeting{}, nil, errors.New("conference is shutting down")
+	}
+	r := s.rooms[roomNo]
+	if r == nil {
+		r = &room{s: s, no: roomNo, members: make(map[string]*Participant)}
+		s.rooms[roomNo] = r
+	}
+	s.mu.Unlock()
+	p, others, err := r.join(who, signal)
+	if err != nil {
+		return nil, Meeting{}, nil, err
+	}
+	m.Participants = r.size()
+	return p, m, others, nil
+}
+
+// dropRoom forgets an empty room.
+func (s *Service) dropRoom(r *room) {
+	s.mu.Lock()
+	if s.rooms[r.no] == r && r.size() == 0 {
+		delete(s.rooms, r.no)
+	}
+	s.mu.Unlock()
+}
+
+// newID returns a short random id.
+func newID() string {
+	return strings.ToLower(rand.Text()[:12])
+}
+
+// ICEServers are the STUN/TURN servers to hand to clients.
+func (s *Service) ICEServers() []webrtc.ICEServer { return s.rtc.ICEServers() }

@@ -1,0 +1,294 @@
+package conference
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// gatherTimeout bounds the wait for local ICE candidates; with the muxed
+// ports they are known at once.
+const gatherTimeout = 3 * time.Second
+
+// Participant is one person (or, later, one phone) in a room.
+type Participant struct {
+	id  string
+	who Identity
+	r   *room
+	pub *webrtc.PeerConnection // the client offers, civicd answers
+	sub *webrtc.PeerConnection // civicd offers, the client answers
+
+	signals chan Signal
+	done    chan struct{}
+	leave   sync.Once
+
+	negMu        sync.Mutex // serialises subscribe-side negotiation
+	offerPending bool       // an offer is out, its answer not yet in
+	queued       []func()   // track changes waiting for a stable state
+	senders      map[*forwardTrack]*webrtc.RTPSender
+
+	connected atomic.Bool
+}
+
+func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, error) {
+	pub, err := r.s.rtc.NewPeerConnection()
+	if err != nil {
+		return nil, fmt.Errorf("publish connection: %w", err)
+	}
+	sub, err := r.s.rtc.NewPeerConnection()
+	if err != nil {
+		pub.Close()
+		return nil, fmt.Errorf("subscribe connection: %w", err)
+	}
+	p := &Participant{
+		id: newID(), who: who, r: r, pub: pub, sub: sub,
+		signals: make(chan Signal, signalQueueLen),
+		done:    make(chan struct{}),
+		senders: make(map[*forwardTrack]*webrtc.RTPSender),
+	}
+	pub.OnTrack(p.onTrack)
+	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
+		pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+			switch st {
+			case webrtc.PeerConnectionStateConnected:
+				p.connected.Store(true)
+			case webrtc.PeerConnectionStateFailed:
+				go p.Leave()
+			}
+		})
+	}
+	go p.deliver(signal)
+	go p.watchICE(r.s.cfg.ICETimeout)
+	return p, nil
+}
+
+// ID is the participant's id in the room; its tracks carry it as stream id.
+func (p *Participant) ID() string { return p.id }
+
+func (p *Participant) info() PeerInfo { return PeerInfo{ID: p.id, Name: p.who.Name} }
+
+// send queues a signal for the client. A client that does not keep up
+// loses the signal rather than stalling the room; it will be told again
+// by the next offer, which always carries the whole state.
+func (p *Participant) send(s Signal) {
+	select {
+	case p.signals <- s:
+	case <-p.done:
+	default:
+		p.r.s.log.Warn("participant signal queue full; dropping", "participant", p.id, "kind", s.Kind)
+	}
+}
+
+// deliver calls signal for each queued signal, in order.
+func (p *Participant) deliver(signal func(Signal)) {
+	for {
+		select {
+		case s := <-p.signals:
+			signal(s)
+		case <-p.done:
+			return
+		}
+	}
+}
+
+// watchICE removes a participant that never connects.
+func (p *Participant) watchICE(timeout time.Duration) {
+	select {
+	case <-time.After(timeout):
+		if !p.connected.Load() {
+			p.r.s.log.Info("participant never connected; removing", "participant", p.id, "after", timeout)
+			p.Leave()
+		}
+	case <-p.done:
+	}
+}
+
+// onTrack starts forwarding a track the client published.
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.id)
+	if err != nil {
+		p.r.s.log.Error("forward track", "participant", p.id, "err", err)
+		return
+	}
+	t := &forwardTrack{owner: p, remote: remote, local: local, video: remote.Kind() == webrtc.RTPCodecTypeVideo}
+	go drainRTCP(recv)
+	go t.forward()
+	p.r.publish(t)
+}
+
+// PublishOffer takes the client's offer for the publish connection and
+// returns civicd's answer.
+func (p *Participant) PublishOffer(sdp string) (string, error) {
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("publish answer: %w", err)
+	}
+	waitGathered(gathered)
+	return p.pub.LocalDescription().SDP, nil
+}
+
+// SubscribeAnswer takes the client's answer to civicd's last offer, then
+// applies track changes that waited for it.
+func (p *Participant) SubscribeAnswer(sdp string) error {
+	p.negMu.Lock()
+	if !p.offerPending {
+		p.negMu.Unlock()
+		return fmt.Errorf("%w: no offer is waiting for an answer", ErrBadSDP)
+	}
+	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+	if err != nil {
+		p.negMu.Unlock()
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.offerPending = false
+	queued := p.queued
+	p.queued = nil
+	for _, op := range queued {
+		op()
+	}
+	renegotiate := len(queued) > 0
+	p.negMu.Unlock()
+	if renegotiate {
+		p.negotiate()
+	}
+	return nil
+}
+
+// AddCandidate adds a trickled candidate for one of the connections.
+func (p *Participant) AddCandidate(pc string, c webrtc.ICECandidateInit) error {
+	var conn *webrtc.PeerConnection
+	switch pc {
+	case PeerPublish:
+		conn = p.pub
+	case PeerSubscribe:
+		conn = p.sub
+	default:
+		return fmt.Errorf("%w: pc must be publish or subscribe", ErrInvalid)
+	}
+	if err := conn.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: candidate: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// change runs a track change now when the subscribe side is stable, or
+// after the outstanding answer, and then renegotiates.
+func (p *Participant) change(op func()) {
+	p.negMu.Lock()
+	if p.offerPending {
+		p.queued = append(p.queued, op)
+		p.negMu.Unlock()
+		return
+	}
+	op()
+	p.negMu.Unlock()
+	p.negotiate()
+}
+
+// negotiate sends a fresh subscribe offer unless one is outstanding.
+func (p *Participant) negotiate() {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if p.offerPending || p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed || len(p.sub.GetTransceivers()) == 0 {
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err != nil {
+		p.r.s.log.Error("subscribe offer", "participant", p.id, "err", err)
+		return
+	}
+	gathered := webrtc.GatheringCompletePromise(p.sub)
+	if err := p.sub.SetLocalDescription(offer); err != nil {
+		p.r.s.log.Error("subscribe offer", "participant", p.id, "err", err)
+		return
+	}
+	waitGathered(gathered)
+	p.offerPending = true
+	p.send(Signal{Kind: SignalOffer, Data: map[string]any{"sdp": p.sub.LocalDescription().SDP}})
+}
+
+// subscribe starts sending t to p.
+func (p *Participant) subscribe(t *forwardTrack) {
+	p.change(func() {
+		sender, err := p.sub.AddTrack(t.local)
+		if err != nil {
+			p.r.s.log.Error("subscribe", "participant", p.id, "err", err)
+			return
+		}
+		p.senders[t] = sender
+		go p.readSenderRTCP(sender, t)
+		t.requestKeyframe()
+	})
+}
+
+// unsubscribe stops sending t to p.
+func (p *Participant) unsubscribe(t *forwardTrack) {
+	p.change(func() {
+		if s, ok := p.senders[t]; ok {
+			delete(p.senders, t)
+			_ = p.sub.RemoveTrack(s)
+		}
+	})
+}
+
+// readSenderRTCP passes a subscriber's keyframe requests to the publisher.
+func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, t *forwardTrack) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				t.requestKeyframe()
+			}
+		}
+	}
+}
+
+// Leave removes the participant from its room and closes its connections.
+// It is safe to call more than once, from any goroutine.
+func (p *Participant) Leave() {
+	p.leave.Do(func() {
+		p.r.leave(p)
+		p.closePeers()
+	})
+}
+
+func (p *Participant) closePeers() {
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
+	_ = p.pub.Close()
+	_ = p.sub.Close()
+}
+
+// drainRTCP keeps a receiver's RTCP flowing so its interceptors run.
+func drainRTCP(recv *webrtc.RTPReceiver) {
+	for {
+		if _, _, err := recv.ReadRTCP(); err != nil {
+			return
+		}
+	}
+}
+
+func waitGathered(done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(gatherTimeout):
+	}
+}

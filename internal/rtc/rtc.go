@@ -1,0 +1,185 @@
+// Package rtc is civicd's WebRTC plumbing, in one place: the pion API
+// (codecs, header extensions, interceptors), the one UDP port muxed for
+// every peer, the ICE-TCP listener, NAT 1:1, and the loopback settings that
+// tests use. Meetings, camera live views and browser-to-phone calls all
+// make their peer connections with an Engine, so there is one port, one
+// ICE set-up and one place to tune.
+//
+// conference (and later building/cameras and voip, through interfaces
+// they own) import rtc; it imports nothing from civicd.
+package rtc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is the WebRTC transport set-up.
+type Config struct {
+	// Host is the address the UDP and TCP ports bind to; "" binds all.
+	Host string
+	// UDPPort is the one UDP port for every peer; 0 picks a free one.
+	UDPPort int
+	// TCPPort is the ICE-TCP port; 0 picks a free one, -1 turns it off.
+	TCPPort int
+	// PublicIP is announced instead of local addresses (NAT 1:1).
+	PublicIP string
+	// Interfaces limits candidates to these interfaces; empty means all.
+	Interfaces []string
+	// ICEServers are handed to browsers (the server itself needs none).
+	ICEServers []webrtc.ICEServer
+	// LoopbackOnly keeps every candidate and every packet on 127.0.0.1.
+	// Tests set it.
+	LoopbackOnly bool
+}
+
+// Engine makes peer connections that share the muxed ports.
+type Engine struct {
+	api    *webrtc.API
+	udp    *net.UDPConn
+	udpMux ice.UDPMux
+	tcp    net.Listener
+	tcpMux ice.TCPMux
+	cfg    Config
+}
+
+// New binds the ports and builds the pion API. A busy port is named in
+// the error with its config key.
+func New(cfg Config, logger *slog.Logger) (*Engine, error) {
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(cfg.Host), Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: cannot listen on udp %s (webrtc.udp_port): %w", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.UDPPort)), err)
+	}
+	e := &Engine{udp: udp, cfg: cfg}
+	e.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp})
+	if cfg.TCPPort >= 0 {
+		e.tcp, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			e.udpMux.Close()
+			return nil, fmt.Errorf("webrtc: cannot listen on tcp %s (webrtc.tcp_port): %w", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.TCPPort)), err)
+		}
+		e.tcpMux = webrtc.NewICETCPMux(nil, e.tcp, 8)
+	}
+
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		e.Close()
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(e.udpMux)
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if e.tcpMux != nil {
+		se.SetICETCPMux(e.tcpMux)
+		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	if cfg.PublicIP != "" {
+		se.SetNAT1To1IPs([]string{cfg.PublicIP}, webrtc.ICECandidateTypeHost)
+	}
+	if len(cfg.Interfaces) > 0 {
+		allowed := map[string]bool{}
+		for _, n := range cfg.Interfaces {
+			allowed[n] = true
+		}
+		se.SetInterfaceFilter(func(name string) bool { return allowed[name] })
+	}
+	if cfg.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+		se.SetRemoteIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		types = []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4}
+	}
+	se.SetNetworkTypes(types)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	logger.Info("webrtc listening", "udp", udp.LocalAddr().String(), "tcp", e.TCPAddr())
+	return e, nil
+}
+
+// registerCodecs registers what civicd forwards: Opus, VP8 and H.264 for
+// browsers, and G.722, PCMU and PCMA, which phones publish.
+func registerCodecs(m *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	video := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"}, PayloadType: 97},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 102},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=102"}, PayloadType: 103},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: fb}, PayloadType: 104},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=104"}, PayloadType: 105},
+	}
+	audio := []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}}, PayloadType: 111},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}, PayloadType: 9},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}, PayloadType: 8},
+	}
+	for _, c := range video {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("webrtc: register %s: %w", c.MimeType, err)
+		}
+	}
+	for _, c := range audio {
+		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			return fmt.Errorf("webrtc: register %s: %w", c.MimeType, err)
+		}
+	}
+	for _, ext := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{"urn:ietf:params:rtp-hdrext:ssrc-audio-level", webrtc.RTPCodecTypeAudio},
+		{"urn:ietf:params:rtp-hdrext:sdes:mid", webrtc.RTPCodecTypeVideo},
+		{"urn:ietf:params:rtp-hdrext:sdes:mid", webrtc.RTPCodecTypeAudio},
+		{"urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", webrtc.RTPCodecTypeVideo},
+		{"urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", webrtc.RTPCodecTypeVideo},
+	} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
+			return fmt.Errorf("webrtc: header extension %s: %w", ext.uri, err)
+		}
+	}
+	return nil
+}
+
+// NewPeerConnection makes a peer connection on the shared ports.
+func (e *Engine) NewPeerConnection() (*webrtc.PeerConnection, error) {
+	return e.api.NewPeerConnection(webrtc.Configuration{})
+}
+
+// ICEServers are the STUN/TURN servers to hand to browsers.
+func (e *Engine) ICEServers() []webrtc.ICEServer { return e.cfg.ICEServers }
+
+// UDPAddr is the bound UDP address.
+func (e *Engine) UDPAddr() string { return e.udp.LocalAddr().String() }
+
+// TCPAddr is the bound ICE-TCP address, or "" when it is off.
+func (e *Engine) TCPAddr() string {
+	if e.tcp == nil {
+		return ""
+	}
+	return e.tcp.Addr().String()
+}
+
+// Close releases the ports. Peer connections should be closed first.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.tcpMux != nil {
+		errs = append(errs, e.tcpMux.Close())
+	}
+	if e.udpMux != nil {
+		errs = append(errs, e.udpMux.Close())
+	}
+	return errors.Join(errs...)
+}

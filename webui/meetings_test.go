@@ -1,0 +1,302 @@
+package webui
+
+import (
+	"encoding/json"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+
+	"civic/internal/auth"
+)
+
+// peerClient is a console client with real pion peer connections, on
+// loopback: the stand-in for a browser in Go tests.
+type peerClient struct {
+	t      testing.TB
+	c      *wsClient
+	mu     sync.Mutex
+	nextID int64
+	wait   map[int64]chan map[string]any
+	events chan map[string]any
+	api    *webrtc.API
+}
+
+func newPeerClient(t testing.TB, ts *testServer, role auth.Role) *peerClient {
+	t.Helper()
+	p := &peerClient{
+		t: t, c: ts.connect(ts.login(role)),
+		wait:   map[int64]chan map[string]any{},
+		events: make(chan map[string]any, 64),
+		api:    testAPI(t),
+	}
+	go p.readLoop()
+	return p
+}
+
+// testAPI is a pion API for test clients that stays on loopback.
+func testAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+}
+
+// testOffer returns a real offer with one VP8 track, all candidates in.
+func testOffer(t testing.TB) string {
+	t.Helper()
+	pc, err := testAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return localSDP(t, pc, offer)
+}
+
+func (p *peerClient) readLoop() {
+	for {
+		b, err := p.c.readRaw()
+		if err != nil {
+			close(p.events)
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		if m["type"] == TypeEvent {
+			p.events <- m["event"].(map[string]any)
+			continue
+		}
+		id, _ := m["id"].(float64)
+		p.mu.Lock()
+		ch := p.wait[int64(id)]
+		p.mu.Unlock()
+		if ch != nil {
+			ch <- m
+		}
+	}
+}
+
+// request sends a request and waits for its result.
+func (p *peerClient) request(typ string, params map[string]any) map[string]any {
+	p.t.Helper()
+	p.mu.Lock()
+	p.nextID++
+	id := p.nextID
+	ch := make(chan map[string]any, 1)
+	p.wait[id] = ch
+	p.mu.Unlock()
+	msg := map[string]any{"id": id, "type": typ}
+	for k, v := range params {
+		msg[k] = v
+	}
+	p.mu.Lock()
+	p.c.writeJSON(msg)
+	p.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		p.t.Fatalf("no result for %s", typ)
+	}
+	return nil
+}
+
+func (p *peerClient) newPC() *webrtc.PeerConnection {
+	p.t.Helper()
+	pc, err := p.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+// localSDP sets the local description and returns it with all candidates.
+func localSDP(t testing.TB, pc *webrtc.PeerConnection, desc webrtc.SessionDescription) string {
+	t.Helper()
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(desc); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return pc.LocalDescription().SDP
+}
+
+// TestMeetingForwardsMedia has a Go publisher and a Go subscriber join one
+// meeting over the console protocol; the subscriber must receive the
+// publisher's VP8 track, tagged with the publisher's participant id.
+func TestMeetingForwardsMedia(t *testing.T) {
+	ts := newTestServer(t)
+	host := newPeerClient(t, ts, auth.RoleOfficial)
+	guest := newPeerClient(t, ts, auth.RoleAdmin)
+
+	created := host.request(TypeConferenceCreate, map[string]any{"title": "Budget review"})
+	if created["success"] != true {
+		t.Fatalf("create: %v", created)
+	}
+	room := created["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+
+	// The guest joins first and waits to be offered tracks.
+	gj := guest.request(TypeConferenceJoin, map[string]any{"room": room})
+	if gj["success"] != true {
+		t.Fatalf("guest join: %v", gj)
+	}
+	sub := guest.newPC()
+	gotRTP := make(chan string, 1)
+	sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for i := 0; ; i++ {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			if i == 10 {
+				gotRTP <- tr.StreamID()
+			}
+		}
+	})
+
+	hj := host.request(TypeConferenceJoin, map[string]any{"room": room})
+	if hj["success"] != true {
+		t.Fatalf("host join: %v", hj)
+	}
+	hostID := hj["result"].(map[string]any)["participant_id"].(string)
+	if others := hj["result"].(map[string]any)["participants"].([]any); len(others) != 1 {
+		t.Fatalf("host sees %d others, want 1 (the guest)", len(others))
+	}
+
+	pub := host.newPC()
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := host.request(TypeWebRTCOffer, map[string]any{"sdp": localSDP(t, pub, offer)})
+	if res["success"] != true {
+		t.Fatalf("publish offer: %v", res)
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res["result"].(map[string]any)["sdp"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // starts like a VP8 keyframe
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+
+	// The guest is told the host joined, then offered the host's track.
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-guest.events:
+			if !ok {
+				t.Fatal("guest socket closed")
+			}
+			if ev["kind"] != "webrtc.offer" {
+				continue
+			}
+			sdp := ev["data"].(map[string]any)["sdp"].(string)
+			if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+				t.Fatal(err)
+			}
+			answer, err := sub.CreateAnswer(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := guest.request(TypeWebRTCAnswer, map[string]any{"sdp": localSDP(t, sub, answer)}); r["success"] != true {
+				t.Fatalf("subscribe answer: %v", r)
+			}
+		case stream := <-gotRTP:
+			if stream != hostID {
+				t.Fatalf("forwarded track's stream id = %q, want the host's participant id %q", stream, hostID)
+			}
+			// Leaving tells the other participant.
+			if r := host.request(TypeConferenceLeave, nil); r["success"] != true {
+				t.Fatalf("leave: %v", r)
+			}
+			for ev := range guest.events {
+				if ev["kind"] == "participant.left" {
+					return
+				}
+			}
+			t.Fatal("guest was not told that the host left")
+		case <-deadline:
+			t.Fatal("the guest received no forwarded RTP within 15 s")
+		}
+	}
+}
+
+func TestMeetingJoinErrors(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.connect(ts.login(auth.RoleOfficial))
+	tests := []struct {
+		name   string
+		typ    string
+		params map[string]any
+		code   string
+	}{
+		{"no such room", TypeConferenceJoin, map[string]any{"room": "000000"}, CodeNotFound},
+		{"empty title", TypeConferenceCreate, map[string]any{"title": "  "}, CodeInvalidParams},
+		{"offer before join", TypeWebRTCOffer, map[string]any{"sdp": "v=0"}, CodeConflict},
+		{"leave before join", TypeConferenceLeave, nil, CodeConflict},
+	}
+	for _, tt := range tests {
+		if got := errCode(c.request(tt.typ, tt.params)); got != tt.code {
+			t.Errorf("%s: code %q, want %q", tt.name, got, tt.code)
+		}
+	}
+	created := c.request(TypeConferenceCreate, map[string]any{"title": "x"})
+	room := created["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+	if r := c.request(TypeConferenceJoin, map[string]any{"room": room}); r["success"] != true {
+		t.Fatalf("join: %v", r)
+	}
+	if got := errCode(c.request(TypeWebRTCOffer, map[string]any{"sdp": "this is not SDP"})); got != CodeInvalidParams {
+		t.Errorf("malformed SDP: code %q, want invalid_params", got)
+	}
+	if got := errCode(c.request(TypeConferenceJoin, map[string]any{"room": room})); got != CodeConflict {
+		t.Errorf("second join on one socket: code %q, want conflict", got)
+	}
+}
