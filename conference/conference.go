@@ -181,8 +181,9 @@ func (s *Service) count(roomNo string) int {
 
 // Identity is who joins.
 type Identity struct {
-	Name string // shown on the tile
-	User string // console username, for the record
+	Name   string // shown on the tile
+	User   string // console username, for the record
+	Source string // the client's address, for the record
 }
 
 // Signal is a message from the SFU to one participant's client: an offer
@@ -223,7 +224,7 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	}
 	r := s.rooms[roomNo]
 	if r == nil {
-		r = &room{s: s, no: roomNo, members: make(map[string]*Participant)}
+		r = &room{s: s, no: roomNo, meetingID: m.ID, members: make(map[string]*Participant)}
 		s.rooms[roomNo] = r
 	}
 	s.mu.Unlock()

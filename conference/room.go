@@ -13,8 +13,9 @@ import (
 
 // room is the live part of a meeting: who is in it and what they publish.
 type room struct {
-	s       *Service
-	no      string
+	s         *Service
+	no        string
+	meetingID int64
 	mu      sync.Mutex
 	members map[string]*Participant
 	tracks  []*forwardTrack
@@ -47,6 +48,7 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 	r.members[p.id] = p
 	tracks := append([]*forwardTrack(nil), r.tracks...)
 	r.mu.Unlock()
+	r.s.attend(r.meetingID, p)
 	for _, t := range tracks {
 		p.subscribe(t)
 	}
@@ -103,6 +105,7 @@ func (r *room) leave(p *Participant) {
 		}
 		m.send(Signal{Kind: SignalLeft, Data: map[string]any{"participant_id": p.id}})
 	}
+	r.s.left(p)
 	r.s.log.Info("participant left", "room", r.no, "participant", p.id, "user", p.who.User)
 	r.s.dropRoom(r)
 }

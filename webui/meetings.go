@@ -89,7 +89,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 		}
 		c.sendConferenceEvent(joinID, s)
 	}
-	part, m, others, err := conf.Join(ctx, p.Room, conference.Identity{Name: name, User: sess.User.Username}, signal)
+	part, m, others, err := conf.Join(ctx, p.Room, conference.Identity{Name: name, User: sess.User.Username, Source: c.source}, signal)
 	if err != nil {
 		return rep, err
 	}

@@ -1,0 +1,274 @@
+package conference
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"go.uber.org/goleak"
+
+	"civic/internal/rtc"
+	"civic/internal/store"
+)
+
+func newTestService(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	st, err := store.Open(context.Background(), t.TempDir(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := rtc.New(rtc.Config{Host: "127.0.0.1", TCPPort: -1, LoopbackOnly: true}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(cfg, st.DB(), engine, logger)
+	t.Cleanup(func() {
+		_ = s.Shutdown(context.Background())
+		engine.Close()
+		st.Close()
+	})
+	return s
+}
+
+// client is a Go participant talking to the Service directly: a publish
+// connection with one VP8 track and a subscribe connection.
+type client struct {
+	t        *testing.T
+	p        *Participant
+	pub, sub *webrtc.PeerConnection
+	received chan string // stream ids of tracks that delivered RTP
+	stop     chan struct{}
+}
+
+func testAPI(t *testing.T) *webrtc.API {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+}
+
+func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *client {
+	t.Helper()
+	c := &client{t: t, received: make(chan string, 16), stop: make(chan struct{})}
+	var err error
+	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for i := 0; ; i++ {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			if i == 5 {
+				c.received <- tr.StreamID()
+			}
+		}
+	})
+	offers := make(chan string, 8)
+	p, _, _, err := s.Join(context.Background(), room, Identity{Name: name, User: name, Source: "127.0.0.1"}, func(sig Signal) {
+		if sig.Kind == SignalOffer {
+			offers <- sig.Data.(map[string]any)["sdp"].(string)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.p = p
+	go func() { // answer every subscribe offer, in order
+		for {
+			select {
+			case sdp := <-offers:
+				if c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}) != nil {
+					return
+				}
+				answer, err := c.sub.CreateAnswer(nil)
+				if err != nil {
+					return
+				}
+				gathered := webrtc.GatheringCompletePromise(c.sub)
+				_ = c.sub.SetLocalDescription(answer)
+				<-gathered
+				_ = p.SubscribeAnswer(c.sub.LocalDescription().SDP)
+			case <-c.stop:
+				return
+			}
+		}
+	}()
+
+	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		t.Fatal(err)
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.pub.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := c.pub.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(c.pub)
+	_ = c.pub.SetLocalDescription(offer)
+	<-gathered
+	answer, err := p.PublishOffer(c.pub.LocalDescription().SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-tick.C:
+				_ = track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+	return c
+}
+
+// close leaves and closes the client's side.
+func (c *client) close() {
+	close(c.stop)
+	c.p.Leave()
+	c.pub.Close()
+	c.sub.Close()
+}
+
+// waitFrom waits until the client has received RTP from every stream id.
+func (c *client) waitFrom(ids ...string) {
+	c.t.Helper()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	deadline := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case id := <-c.received:
+			delete(want, id)
+		case <-deadline:
+			c.t.Fatalf("no media within 20 s from %v", want)
+		}
+	}
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestThreeParticipantsThenNoLeaks puts three Go participants in one
+// meeting; each receives the other two. After all leave, the attendance
+// is complete and goroutines and file descriptors are back to baseline.
+func TestThreeParticipantsThenNoLeaks(t *testing.T) {
+	s := newTestService(t, Config{})
+	m, err := s.CreateMeeting(context.Background(), "host", "Three")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := testAPI(t)
+	baseline := goleak.IgnoreCurrent()
+	fds := openFDs(t)
+
+	a := joinClient(t, s, api, m.Room, "a")
+	b := joinClient(t, s, api, m.Room, "b")
+	c := joinClient(t, s, api, m.Room, "c")
+	a.waitFrom(b.p.ID(), c.p.ID())
+	b.waitFrom(a.p.ID(), c.p.ID())
+	c.waitFrom(a.p.ID(), b.p.ID())
+	if n := s.count(m.Room); n != 3 {
+		t.Fatalf("room has %d participants, want 3", n)
+	}
+	a.close()
+	b.close()
+	c.close()
+
+	goleak.VerifyNone(t, baseline)
+	if got := openFDs(t); got > fds {
+		t.Errorf("open file descriptors: %d after, %d before", got, fds)
+	}
+	att, err := s.AttendanceOf(context.Background(), m.Room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(att) != 3 {
+		t.Fatalf("attendance has %d rows, want 3", len(att))
+	}
+	for _, r := range att {
+		if r.LeftAt.IsZero() || r.LeftAt.Before(r.JoinedAt) || r.Source != "127.0.0.1" {
+			t.Errorf("attendance row %+v: want a leave time after the join time and the source", r)
+		}
+	}
+}
+
+// TestParticipantThatNeverConnectsIsRemoved joins without ever doing ICE.
+func TestParticipantThatNeverConnectsIsRemoved(t *testing.T) {
+	s := newTestService(t, Config{ICETimeout: 200 * time.Millisecond})
+	m, err := s.CreateMeeting(context.Background(), "host", "Timeout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := make(chan struct{})
+	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "ghost"}, func(Signal) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { <-p.done; close(left) }()
+	select {
+	case <-left:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a participant that never connected was not removed")
+	}
+	if n := s.count(m.Room); n != 0 {
+		t.Fatalf("room still has %d participants", n)
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	s := newTestService(t, Config{MaxParticipants: 1})
+	if _, _, _, err := s.Join(context.Background(), "999999", Identity{}, func(Signal) {}); err != ErrNoMeeting {
+		t.Errorf("unknown room: %v, want ErrNoMeeting", err)
+	}
+	m, _ := s.CreateMeeting(context.Background(), "host", "Small")
+	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "one"}, func(Signal) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Leave()
+	if _, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "two"}, func(Signal) {}); err != ErrTooManyJoin {
+		t.Errorf("full room: %v, want ErrTooManyJoin", err)
+	}
+	if _, err := p.PublishOffer("garbage"); err == nil {
+		t.Error("malformed SDP accepted")
+	}
+	if err := p.SubscribeAnswer("v=0"); err == nil {
+		t.Error("an answer with no offer out was accepted")
+	}
+}
