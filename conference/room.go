@@ -16,9 +16,9 @@ type room struct {
 	s         *Service
 	no        string
 	meetingID int64
-	mu      sync.Mutex
-	members map[string]*Participant
-	tracks  []*forwardTrack
+	mu        sync.Mutex
+	members   map[string]*Participant
+	tracks    []*forwardTrack
 }
 
 func (r *room) size() int {
