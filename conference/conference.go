@@ -28,6 +28,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"civic/internal/events"
 	"civic/internal/rtc"
 )
 
@@ -60,8 +61,39 @@ type Config struct {
 	ICETimeout time.Duration
 }
 
+// Publisher is where the service announces changes (the event bus).
+type Publisher interface {
+	Publish(p events.Payload)
+}
+
+// TopicMeetings is the bus topic of meeting and participant changes.
+const TopicMeetings events.Topic = "meetings"
+
+// Event kinds on TopicMeetings.
+const (
+	KindMeetingCreated    = "conference.meeting_created"
+	KindParticipantJoined = "conference.participant_joined"
+	KindParticipantLeft   = "conference.participant_left"
+)
+
+// MeetingEvent says a meeting changed: it was created, or someone joined
+// or left (Participant says who). Meeting carries the new state, with the
+// live participant count, so a consumer can apply it as is.
+type MeetingEvent struct {
+	Kind        string    `json:"-"`
+	Meeting     Meeting   `json:"meeting"`
+	Participant *PeerInfo `json:"participant,omitempty"`
+}
+
+// EventTopic implements events.Payload.
+func (MeetingEvent) EventTopic() events.Topic { return TopicMeetings }
+
+// EventKind implements events.Payload.
+func (e MeetingEvent) EventKind() string { return e.Kind }
+
 // Service holds the meetings and the live rooms.
 type Service struct {
+	bus    Publisher
 	db     *sql.DB
 	rtc    *rtc.Engine
 	cfg    Config
@@ -71,15 +103,15 @@ type Service struct {
 	closed bool
 }
 
-// New returns the conference service.
-func New(cfg Config, db *sql.DB, engine *rtc.Engine, logger *slog.Logger) *Service {
+// New returns the conference service. bus may be nil.
+func New(cfg Config, db *sql.DB, engine *rtc.Engine, bus Publisher, logger *slog.Logger) *Service {
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 100
 	}
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = 30 * time.Second
 	}
-	return &Service{db: db, rtc: engine, cfg: cfg, log: logger, rooms: make(map[string]*room)}
+	return &Service{bus: bus, db: db, rtc: engine, cfg: cfg, log: logger, rooms: make(map[string]*room)}
 }
 
 // Run waits for ctx; the rooms live in the callers' goroutines and pion's.
@@ -124,7 +156,9 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meetin
 			return Meeting{}, fmt.Errorf("create meeting: %w", err)
 		}
 		id, _ := res.LastInsertId()
-		return Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli())}, nil
+		m := Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli())}
+		s.publish(MeetingEvent{Kind: KindMeetingCreated, Meeting: m})
+		return m, nil
 	}
 	return Meeting{}, errors.New("create meeting: no free room number")
 }
@@ -224,7 +258,7 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	}
 	r := s.rooms[roomNo]
 	if r == nil {
-		r = &room{s: s, no: roomNo, meetingID: m.ID, members: make(map[string]*Participant)}
+		r = &room{s: s, no: roomNo, meeting: m, members: make(map[string]*Participant)}
 		s.rooms[roomNo] = r
 	}
 	s.mu.Unlock()
@@ -234,6 +268,12 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	}
 	m.Participants = r.size()
 	return p, m, others, nil
+}
+
+func (s *Service) publish(e MeetingEvent) {
+	if s.bus != nil {
+		s.bus.Publish(e)
+	}
 }
 
 // dropRoom forgets an empty room.

@@ -29,7 +29,7 @@ func newTestService(t *testing.T, cfg Config) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(cfg, st.DB(), engine, logger)
+	s := New(cfg, st.DB(), engine, nil, logger)
 	t.Cleanup(func() {
 		_ = s.Shutdown(context.Background())
 		engine.Close()

@@ -13,12 +13,12 @@ import (
 
 // room is the live part of a meeting: who is in it and what they publish.
 type room struct {
-	s         *Service
-	no        string
-	meetingID int64
-	mu        sync.Mutex
-	members   map[string]*Participant
-	tracks    []*forwardTrack
+	s       *Service
+	no      string
+	meeting Meeting // as stored; Participants is filled in when announced
+	mu      sync.Mutex
+	members map[string]*Participant
+	tracks  []*forwardTrack
 }
 
 func (r *room) size() int {
@@ -47,8 +47,12 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 	}
 	r.members[p.id] = p
 	tracks := append([]*forwardTrack(nil), r.tracks...)
+	m := r.meeting
+	m.Participants = len(r.members)
 	r.mu.Unlock()
-	r.s.attend(r.meetingID, p)
+	r.s.attend(m.ID, p)
+	info := p.info()
+	r.s.publish(MeetingEvent{Kind: KindParticipantJoined, Meeting: m, Participant: &info})
 	for _, t := range tracks {
 		p.subscribe(t)
 	}
@@ -98,7 +102,11 @@ func (r *room) leave(p *Participant) {
 	for _, m := range r.members {
 		rest = append(rest, m)
 	}
+	meeting := r.meeting
+	meeting.Participants = len(r.members)
 	r.mu.Unlock()
+	info := p.info()
+	r.s.publish(MeetingEvent{Kind: KindParticipantLeft, Meeting: meeting, Participant: &info})
 	for _, m := range rest {
 		for _, t := range gone {
 			m.unsubscribe(t)

@@ -67,7 +67,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := conference.New(conference.Config{}, st.DB(), engine, logger)
+	conf := conference.New(conference.Config{}, st.DB(), engine, bus, logger)
 	srv, err := New(o, Deps{
 		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },

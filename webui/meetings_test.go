@@ -300,3 +300,40 @@ func TestMeetingJoinErrors(t *testing.T) {
 		t.Errorf("second join on one socket: code %q, want conflict", got)
 	}
 }
+
+// TestMeetingsTopicIsLive subscribes to meetings and sees a meeting
+// created and a participant join, with the live count.
+func TestMeetingsTopicIsLive(t *testing.T) {
+	ts := newTestServer(t)
+	watcher := newPeerClient(t, ts, auth.RoleOfficial)
+	if r := watcher.request(TypeSubscribe, map[string]any{"topics": []string{TopicMeetings}}); r["success"] != true {
+		t.Fatalf("subscribe: %v", r)
+	}
+	if ev := <-watcher.events; ev["kind"] != "snapshot" {
+		t.Fatalf("first event %v, want the snapshot", ev)
+	}
+	host := ts.connect(ts.login(auth.RoleAdmin))
+	created := host.request(TypeConferenceCreate, map[string]any{"title": "Live"})
+	room := created["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+	host.request(TypeConferenceJoin, map[string]any{"room": room})
+	want := []string{"conference.meeting_created", "conference.participant_joined"}
+	for _, kind := range want {
+		select {
+		case ev := <-watcher.events:
+			m := ev["data"].(map[string]any)["meeting"].(map[string]any)
+			if ev["kind"] != kind || m["room"] != room {
+				t.Fatalf("event %v, want %s for room %v", ev, kind, room)
+			}
+			if kind == "conference.participant_joined" && m["participants"] != float64(1) {
+				t.Fatalf("participant count %v, want 1", m["participants"])
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %s event", kind)
+		}
+	}
+	// Facilities staff may not watch meetings.
+	fac := ts.connect(ts.login(auth.RoleFacilities))
+	if code := errCode(fac.request(TypeSubscribe, map[string]any{"topics": []string{TopicMeetings}})); code != CodeNotAllowed {
+		t.Fatalf("facilities subscribing to meetings: %q, want not_allowed", code)
+	}
+}

@@ -3,8 +3,10 @@ package webui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
+	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
 	"civic/internal/events"
@@ -163,6 +165,15 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 			return nil, err
 		}
 		return UsersSnapshot{Users: users}, nil
+	case TopicMeetings:
+		if s.deps.Conference == nil {
+			return MeetingsResult{Meetings: []conference.Meeting{}}, nil
+		}
+		ms, err := s.deps.Conference.ListMeetings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return MeetingsResult{Meetings: ms}, nil
 	case TopicAudit:
 		entries, _, err := s.deps.Audit.List(ctx, audit.Filter{Limit: 50})
 		if err != nil {
@@ -173,7 +184,7 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 		}
 		return AuditSnapshot{Entries: entries}, nil
 	}
-	return struct{}{}, nil
+	return nil, fmt.Errorf("no snapshot for topic %q", topic)
 }
 
 // publishUser announces a user change on the bus.

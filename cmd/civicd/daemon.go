@@ -82,7 +82,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		return err
 	}
 	defer engine.Close()
-	meetings := conference.New(conference.Config{}, st.DB(), engine, logger.With("module", "conference"))
+	meetings := conference.New(conference.Config{}, st.DB(), engine, bus, logger.With("module", "conference"))
 	mods.set("conference", "running", "udp "+engine.UDPAddr())
 
 	console, err := webui.New(webui.Options{

@@ -61,6 +61,7 @@ export const TOPICS = Object.freeze({
   SYSTEM: "system",
   USERS: "users",
   AUDIT: "audit",
+  MEETINGS: "meetings",
 });
 
 /** Websocket close codes the server uses. */
