@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"go.uber.org/goleak"
@@ -18,7 +19,7 @@ import (
 	"civic/internal/store"
 )
 
-func newTestService(t *testing.T, cfg Config) *Service {
+func newTestService(t testing.TB, cfg Config) *Service {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	st, err := store.Open(context.Background(), t.TempDir(), logger)
@@ -41,14 +42,14 @@ func newTestService(t *testing.T, cfg Config) *Service {
 // client is a Go participant talking to the Service directly: a publish
 // connection with one VP8 track and a subscribe connection.
 type client struct {
-	t        *testing.T
+	t        testing.TB
 	p        *Participant
 	pub, sub *webrtc.PeerConnection
 	received chan string // stream ids of tracks that delivered RTP
 	stop     chan struct{}
 }
 
-func testAPI(t *testing.T) *webrtc.API {
+func testAPI(t testing.TB) *webrtc.API {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -65,7 +66,20 @@ func testAPI(t *testing.T) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 }
 
-func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *client {
+func joinClient(t testing.TB, s *Service, api *webrtc.API, room, name string) *client {
+	return joinWith(t, s, api, room, name, clientOpts{publish: true})
+}
+
+// clientOpts shape a test client: whether it publishes (and what), and
+// what it does with each RTP packet it receives.
+type clientOpts struct {
+	publish  bool
+	interval time.Duration         // between samples; default 20 ms
+	sample   func() []byte         // default: a tiny VP8 keyframe
+	onRTP    func(pkt *rtp.Packet) // default: nothing
+}
+
+func joinWith(t testing.TB, s *Service, api *webrtc.API, room, name string, o clientOpts) *client {
 	t.Helper()
 	c := &client{t: t, received: make(chan string, 16), stop: make(chan struct{})}
 	var err error
@@ -74,11 +88,18 @@ func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *c
 	}
 	c.sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for i := 0; ; i++ {
-			if _, _, err := tr.ReadRTP(); err != nil {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
 				return
 			}
+			if o.onRTP != nil {
+				o.onRTP(pkt)
+			}
 			if i == 5 {
-				c.received <- tr.StreamID()
+				select {
+				case c.received <- tr.StreamID():
+				default:
+				}
 			}
 		}
 	})
@@ -113,6 +134,9 @@ func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *c
 		}
 	}()
 
+	if !o.publish {
+		return c
+	}
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,16 +158,22 @@ func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *c
 	if err := c.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
+	if o.interval == 0 {
+		o.interval = 20 * time.Millisecond
+	}
+	if o.sample == nil {
 		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}
-		tick := time.NewTicker(20 * time.Millisecond)
+		o.sample = func() []byte { return frame }
+	}
+	go func() {
+		tick := time.NewTicker(o.interval)
 		defer tick.Stop()
 		for {
 			select {
 			case <-c.stop:
 				return
 			case <-tick.C:
-				_ = track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+				_ = track.WriteSample(media.Sample{Data: o.sample(), Duration: o.interval})
 			}
 		}
 	}()
@@ -154,7 +184,9 @@ func joinClient(t *testing.T, s *Service, api *webrtc.API, room, name string) *c
 func (c *client) close() {
 	close(c.stop)
 	c.p.Leave()
-	c.pub.Close()
+	if c.pub != nil {
+		c.pub.Close()
+	}
 	c.sub.Close()
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -210,46 +211,49 @@ func (t *forwardTrack) sendPLI() {
 // isVP8Keyframe reports whether an RTP packet starts a VP8 keyframe
 // (RFC 7741: the first partition of a frame whose P bit is 0).
 func isVP8Keyframe(pkt []byte) bool {
-	if len(pkt) < 12 {
+	var p rtp.Packet
+	if p.Unmarshal(pkt) != nil || len(p.Payload) == 0 {
 		return false
 	}
-	cc := int(pkt[0] & 0x0f)
-	off := 12 + 4*cc
-	if pkt[0]&0x10 != 0 { // header extension
-		if len(pkt) < off+4 {
-			return false
-		}
-		off += 4 + 4*int(uint16(pkt[off+2])<<8|uint16(pkt[off+3]))
-	}
-	if len(pkt) <= off {
-		return false
-	}
-	d := pkt[off:]
+	d := p.Payload
 	if d[0]&0x10 == 0 || d[0]&0x07 != 0 { // S bit, partition 0
 		return false
+	}
+	i := vp8DescriptorLen(d)
+	return i > 0 && len(d) > i && d[i]&0x01 == 0
+}
+
+// vp8DescriptorLen is the length of the VP8 payload descriptor at the
+// start of an RTP payload, or 0 when it is truncated.
+func vp8DescriptorLen(d []byte) int {
+	if len(d) == 0 {
+		return 0
 	}
 	i := 1
 	if d[0]&0x80 != 0 { // X: extended control bits
 		if len(d) <= i {
-			return false
+			return 0
 		}
 		x := d[i]
 		i++
-		if x&0x80 != 0 { // I: picture id
+		if x&0x80 != 0 { // I: picture id, 7 or 15 bits
 			if len(d) <= i {
-				return false
+				return 0
 			}
 			if d[i]&0x80 != 0 {
 				i++
 			}
 			i++
 		}
-		if x&0x40 != 0 { // L
+		if x&0x40 != 0 { // L: TL0PICIDX
 			i++
 		}
-		if x&0x30 != 0 { // T or K
+		if x&0x30 != 0 { // T or K: TID/KEYIDX
 			i++
 		}
 	}
-	return len(d) > i && d[i]&0x01 == 0
+	if i > len(d) {
+		return 0
+	}
+	return i
 }
