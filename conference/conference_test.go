@@ -3,19 +3,17 @@ package conference
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"go.uber.org/goleak"
 
 	"civic/internal/rtc"
+	"civic/internal/rtc/rtctest"
 	"civic/internal/store"
 )
 
@@ -49,22 +47,7 @@ type client struct {
 	stop     chan struct{}
 }
 
-func testAPI(t testing.TB) *webrtc.API {
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		t.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-}
+func testAPI(t testing.TB) *webrtc.API { return rtctest.LoopbackAPI(t) }
 
 func joinClient(t testing.TB, s *Service, api *webrtc.API, room, name string) *client {
 	return joinWith(t, s, api, room, name, clientOpts{publish: true})

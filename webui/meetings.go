@@ -152,8 +152,10 @@ func (c *conn) leaveMeeting() {
 	}
 }
 
-func (c *conn) handleWebRTCOffer(_ context.Context, req request) (reply, error) {
-	var p SDPParams
+// signalling decodes a signalling request's params and runs f with the
+// connection's participant.
+func signalling[P any](c *conn, req request, f func(*conference.Participant, P) (any, error)) (reply, error) {
+	var p P
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}
@@ -161,35 +163,27 @@ func (c *conn) handleWebRTCOffer(_ context.Context, req request) (reply, error) 
 	if err != nil {
 		return reply{}, err
 	}
-	answer, err := part.PublishOffer(p.SDP)
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{result: SDPParams{SDP: answer}}, nil
+	res, err := f(part, p)
+	return reply{result: res}, err
+}
+
+func (c *conn) handleWebRTCOffer(_ context.Context, req request) (reply, error) {
+	return signalling(c, req, func(part *conference.Participant, p SDPParams) (any, error) {
+		answer, err := part.PublishOffer(p.SDP)
+		return SDPParams{SDP: answer}, err
+	})
 }
 
 func (c *conn) handleWebRTCAnswer(_ context.Context, req request) (reply, error) {
-	var p SDPParams
-	if err := req.decode(&p); err != nil {
-		return reply{}, err
-	}
-	part, err := c.participant()
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{}, part.SubscribeAnswer(p.SDP)
+	return signalling(c, req, func(part *conference.Participant, p SDPParams) (any, error) {
+		return nil, part.SubscribeAnswer(p.SDP)
+	})
 }
 
 func (c *conn) handleWebRTCCandidate(_ context.Context, req request) (reply, error) {
-	var p CandidateParams
-	if err := req.decode(&p); err != nil {
-		return reply{}, err
-	}
-	part, err := c.participant()
-	if err != nil {
-		return reply{}, err
-	}
-	return reply{}, part.AddCandidate(p.PC, p.Candidate)
+	return signalling(c, req, func(part *conference.Participant, p CandidateParams) (any, error) {
+		return nil, part.AddCandidate(p.PC, p.Candidate)
+	})
 }
 
 // conferenceError maps the module's errors to console errors.

@@ -2,17 +2,15 @@ package webui
 
 import (
 	"encoding/json"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"civic/internal/auth"
+	"civic/internal/rtc/rtctest"
 )
 
 // peerClient is a console client with real pion peer connections, on
@@ -40,23 +38,7 @@ func newPeerClient(t testing.TB, ts *testServer, role auth.Role) *peerClient {
 }
 
 // testAPI is a pion API for test clients that stays on loopback.
-func testAPI(t testing.TB) *webrtc.API {
-	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		t.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
-}
+func testAPI(t testing.TB) *webrtc.API { return rtctest.LoopbackAPI(t) }
 
 // testOffer returns a real offer with one VP8 track, all candidates in.
 func testOffer(t testing.TB) string {
