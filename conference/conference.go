@@ -218,6 +218,7 @@ type Identity struct {
 	Name   string // shown on the tile
 	User   string // console username, for the record
 	Source string // the client's address, for the record
+	Host   bool   // may moderate, and may join a locked meeting
 }
 
 // Signal is a message from the SFU to one participant's client: an offer
@@ -240,8 +241,10 @@ const (
 
 // PeerInfo names a participant to the others.
 type PeerInfo struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Muted bool   `json:"muted"` // the host muted them: their audio is not forwarded
+	Hand  bool   `json:"hand"`  // their hand is raised
 }
 
 // Join adds a participant to the live room of a meeting. signal is called
@@ -250,6 +253,9 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	m, err := s.meeting(ctx, roomNo)
 	if err != nil {
 		return nil, Meeting{}, nil, err
+	}
+	if who.User != "" && who.User == m.Host {
+		who.Host = true
 	}
 	s.mu.Lock()
 	if s.closed {

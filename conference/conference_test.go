@@ -2,6 +2,7 @@ package conference
 
 import (
 	"context"
+	"sync"
 	"log/slog"
 	"os"
 	"testing"
@@ -57,6 +58,7 @@ func joinClient(t testing.TB, s *Service, api *webrtc.API, room, name string) *c
 // what it does with each RTP packet it receives.
 type clientOpts struct {
 	publish  bool
+	audio    bool          // publish Opus instead of VP8
 	interval time.Duration         // between samples; default 20 ms
 	sample   func() []byte         // default: a tiny VP8 keyframe
 	onRTP    func(pkt *rtp.Packet) // default: nothing
@@ -123,7 +125,11 @@ func joinWith(t testing.TB, s *Service, api *webrtc.API, room, name string, o cl
 	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", name)
+	codec, kind := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video"
+	if o.audio {
+		codec, kind = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio"
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(codec, kind, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,5 +291,54 @@ func TestJoinErrors(t *testing.T) {
 	}
 	if err := p.SubscribeAnswer("v=0"); err == nil {
 		t.Error("an answer with no offer out was accepted")
+	}
+}
+
+// TestHostMuteStopsAudio checks that muting drops a participant's audio in
+// the SFU: the subscriber's packet count stops growing while the
+// publisher keeps sending, and grows again after unmuting.
+func TestHostMuteStopsAudio(t *testing.T) {
+	s := newTestService(t, Config{})
+	m, _ := s.CreateMeeting(context.Background(), "host", "Mute")
+	api := testAPI(t)
+	var mu sync.Mutex
+	received := 0
+	sub := joinWith(t, s, api, m.Room, "listener", clientOpts{onRTP: func(*rtp.Packet) { mu.Lock(); received++; mu.Unlock() }})
+	defer sub.close()
+	sent := make(chan struct{}, 1000)
+	pub := joinWith(t, s, api, m.Room, "speaker", clientOpts{publish: true, audio: true, sample: func() []byte {
+		select {
+		case sent <- struct{}{}:
+		default:
+		}
+		return []byte{0xfc, 0xff, 0xfe}
+	}})
+	defer pub.close()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return received }
+	waitSent := func(n int) { // wait until the publisher sent n more packets
+		for range n {
+			<-sent
+		}
+	}
+	sub.waitFrom(pub.p.ID())
+	for len(sent) > 0 { // count only packets sent from here on
+		<-sent
+	}
+
+	if err := sub.p.SetMuted(pub.p.ID(), true); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(5) // packets already in flight land
+	before := count()
+	waitSent(25) // half a second of speech
+	if after := count(); after != before {
+		t.Fatalf("muted audio still forwarded: %d packets arrived", after-before)
+	}
+	if err := sub.p.SetMuted(pub.p.ID(), false); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(25)
+	if after := count(); after <= before {
+		t.Fatal("audio did not resume after unmuting")
 	}
 }

@@ -32,6 +32,8 @@ type Participant struct {
 	senders      map[*forwardTrack]*webrtc.RTPSender
 
 	connected atomic.Bool
+	muted     atomic.Bool // set by a host: audio is not forwarded
+	hand      atomic.Bool
 }
 
 func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, error) {
@@ -69,7 +71,11 @@ func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, e
 // ID is the participant's id in the room; its tracks carry it as stream id.
 func (p *Participant) ID() string { return p.id }
 
-func (p *Participant) info() PeerInfo { return PeerInfo{ID: p.id, Name: p.who.Name} }
+// IsHost reports whether the participant may moderate.
+func (p *Participant) IsHost() bool { return p.who.Host }
+
+// Room is the room number of the participant's meeting.
+func (p *Participant) Room() string { return p.r.no }
 
 // send queues a signal for the client. A client that does not keep up
 // loses the signal rather than stalling the room; it will be told again
@@ -90,7 +96,15 @@ func (p *Participant) deliver(signal func(Signal)) {
 		case s := <-p.signals:
 			signal(s)
 		case <-p.done:
-			return
+			// Deliver what was said before the end ("removed", "ended").
+			for {
+				select {
+				case s := <-p.signals:
+					signal(s)
+				default:
+					return
+				}
+			}
 		}
 	}
 }

@@ -17,6 +17,8 @@ type room struct {
 	s       *Service
 	no      string
 	meeting Meeting // as stored; Participants is filled in when announced
+	locked  bool
+	chat    []ChatMessage
 	mu      sync.Mutex
 	members map[string]*Participant
 	tracks  []*forwardTrack
@@ -41,10 +43,15 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 		p.closePeers()
 		return nil, nil, ErrTooManyJoin
 	}
+	if r.locked && !who.Host {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, nil, ErrLocked
+	}
 	others := make([]PeerInfo, 0, len(r.members))
 	for _, m := range r.members {
-		others = append(others, m.info())
-		m.send(Signal{Kind: SignalJoined, Data: map[string]any{"participant": p.info()}})
+		others = append(others, m.state())
+		m.send(Signal{Kind: SignalJoined, Data: map[string]any{"participant": p.state()}})
 	}
 	r.members[p.id] = p
 	tracks := append([]*forwardTrack(nil), r.tracks...)
@@ -52,7 +59,7 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 	m.Participants = len(r.members)
 	r.mu.Unlock()
 	r.s.attend(m.ID, p)
-	info := p.info()
+	info := p.state()
 	r.s.publish(MeetingEvent{Kind: KindParticipantJoined, Meeting: m, Participant: &info})
 	for _, t := range tracks {
 		p.subscribe(t)
@@ -106,7 +113,7 @@ func (r *room) leave(p *Participant) {
 	meeting := r.meeting
 	meeting.Participants = len(r.members)
 	r.mu.Unlock()
-	info := p.info()
+	info := p.state()
 	r.s.publish(MeetingEvent{Kind: KindParticipantLeft, Meeting: meeting, Participant: &info})
 	for _, m := range rest {
 		for _, t := range gone {
@@ -163,6 +170,9 @@ func (t *forwardTrack) forward() {
 		n, _, err := t.remote.Read(buf)
 		if err != nil {
 			return
+		}
+		if !t.video && t.owner.muted.Load() {
+			continue // muted by the host: the audio stops here
 		}
 		if t.video && t.wantKeyframe.Load() && isVP8Keyframe(buf[:n]) {
 			t.wantKeyframe.Store(false)

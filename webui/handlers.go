@@ -54,6 +54,13 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeWebRTCOffer:           (*conn).handleWebRTCOffer,
 		TypeWebRTCAnswer:          (*conn).handleWebRTCAnswer,
 		TypeWebRTCCandidate:       (*conn).handleWebRTCCandidate,
+		TypeConferenceMute:        (*conn).handleConferenceMute,
+		TypeConferenceMuteAll:     (*conn).handleConferenceMuteAll,
+		TypeConferenceRemove:      (*conn).handleConferenceRemove,
+		TypeConferenceLock:        (*conn).handleConferenceLock,
+		TypeConferenceEnd:         (*conn).handleConferenceEnd,
+		TypeConferenceChat:        (*conn).handleConferenceChat,
+		TypeConferenceHand:        (*conn).handleConferenceHand,
 	}
 }
 

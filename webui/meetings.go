@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"civic/conference"
+	"civic/internal/auth"
 )
 
 // Conference is what the console needs from the meetings module.
@@ -17,6 +19,8 @@ type Conference interface {
 	ListMeetings(ctx context.Context) ([]conference.Meeting, error)
 	Join(ctx context.Context, room string, who conference.Identity, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	ICEServers() []webrtc.ICEServer
+	End(ctx context.Context, room string) error
+	Meeting(ctx context.Context, room string) (conference.Meeting, error)
 }
 
 // conferenceOf returns the conference module, or an unavailable error.
@@ -81,6 +85,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	}
 	ready := make(chan struct{})
 	joinID := req.ID
+	var part *conference.Participant
 	signal := func(s conference.Signal) {
 		select {
 		case <-ready:
@@ -88,11 +93,20 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 			return
 		}
 		c.sendConferenceEvent(joinID, s)
+		if s.Kind == conference.SignalRemoved || s.Kind == conference.SignalEnded {
+			c.mu.Lock()
+			if c.part == part {
+				c.part = nil // out of the meeting; the socket stays
+			}
+			c.mu.Unlock()
+		}
 	}
-	part, m, others, err := conf.Join(ctx, p.Room, conference.Identity{Name: name, User: sess.User.Username, Source: c.source}, signal)
+	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin}
+	joined, m, others, err := conf.Join(ctx, p.Room, who, signal)
 	if err != nil {
 		return rep, err
 	}
+	part = joined
 	c.mu.Lock()
 	c.part = part
 	c.mu.Unlock()
@@ -100,7 +114,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
-	rep.result = ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others}
+	rep.result = ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
 	rep.after = func() { close(ready) }
 	return rep, nil
 }
@@ -195,8 +209,104 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeNotFound, Message: "that meeting has ended"}
 	case errors.Is(err, conference.ErrTooManyJoin):
 		return &WireError{Code: CodeConflict, Message: "the meeting is full"}
+	case errors.Is(err, conference.ErrLocked):
+		return &WireError{Code: CodeNotAllowed, Message: "the meeting is locked; ask the host to unlock it"}
+	case errors.Is(err, conference.ErrNoParticipant):
+		return &WireError{Code: CodeNotFound, Message: "that participant is not in the meeting"}
 	case errors.Is(err, conference.ErrBadSDP), errors.Is(err, conference.ErrInvalid):
 		return &WireError{Code: CodeInvalidParams, Message: err.Error()}
 	}
 	return nil
+}
+
+// hostParticipant returns the caller's participant when it may moderate.
+func (c *conn) hostParticipant() (*conference.Participant, error) {
+	part, err := c.participant()
+	if err != nil {
+		return nil, err
+	}
+	if !part.IsHost() {
+		return nil, apiErrorf(CodeNotAllowed, "only the meeting's host can do this")
+	}
+	return part, nil
+}
+
+// moderation decodes params and runs f with the caller's participant,
+// which must be a host; the reply's audit target is the meeting.
+func moderation[P any](c *conn, req request, f func(*conference.Participant, P) (string, error)) (reply, error) {
+	var p P
+	if err := req.decode(&p); err != nil {
+		return reply{}, err
+	}
+	part, err := c.hostParticipant()
+	if err != nil {
+		return reply{}, err
+	}
+	detail, err := f(part, p)
+	return reply{target: "meeting " + part.Room(), detail: detail}, err
+}
+
+func (c *conn) handleConferenceMute(_ context.Context, req request) (reply, error) {
+	return moderation(c, req, func(part *conference.Participant, p MuteParams) (string, error) {
+		return fmt.Sprintf("participant %s muted=%v", p.ParticipantID, p.Muted), part.SetMuted(p.ParticipantID, p.Muted)
+	})
+}
+
+func (c *conn) handleConferenceMuteAll(_ context.Context, req request) (reply, error) {
+	return moderation(c, req, func(part *conference.Participant, _ struct{}) (string, error) {
+		part.MuteAll()
+		return "everyone else muted", nil
+	})
+}
+
+func (c *conn) handleConferenceRemove(_ context.Context, req request) (reply, error) {
+	return moderation(c, req, func(part *conference.Participant, p ParticipantParams) (string, error) {
+		if p.ParticipantID == part.ID() {
+			return "", apiErrorf(CodeInvalidParams, "use conference.leave to leave")
+		}
+		return "participant " + p.ParticipantID, part.Remove(p.ParticipantID)
+	})
+}
+
+func (c *conn) handleConferenceLock(_ context.Context, req request) (reply, error) {
+	return moderation(c, req, func(part *conference.Participant, p LockParams) (string, error) {
+		part.SetLocked(p.Locked)
+		return fmt.Sprintf("locked=%v", p.Locked), nil
+	})
+}
+
+// handleConferenceEnd ends a meeting: its host may, from inside or not,
+// and so may any admin.
+func (c *conn) handleConferenceEnd(ctx context.Context, req request) (reply, error) {
+	var p ConferenceJoinParams
+	if err := req.decode(&p); err != nil {
+		return reply{}, err
+	}
+	rep := reply{target: "meeting " + truncate(p.Room, 16)}
+	conf, err := c.conference()
+	if err != nil {
+		return rep, err
+	}
+	m, err := conf.Meeting(ctx, p.Room)
+	if err != nil {
+		return rep, err
+	}
+	sess := c.session()
+	if sess.User.Role != auth.RoleAdmin && sess.User.Username != m.Host {
+		return rep, apiErrorf(CodeNotAllowed, "only the meeting's host or an admin can end it")
+	}
+	return rep, conf.End(ctx, p.Room)
+}
+
+func (c *conn) handleConferenceChat(_ context.Context, req request) (reply, error) {
+	return signalling(c, req, func(part *conference.Participant, p ChatParams) (any, error) {
+		return nil, part.Chat(p.Text)
+	})
+}
+
+func (c *conn) handleConferenceHand(_ context.Context, req request) (reply, error) {
+	return signalling(c, req, func(part *conference.Participant, p HandParams) (any, error) {
+		part.SetHand(p.Raised)
+		return nil, nil
+	})
 }

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -318,4 +319,110 @@ func TestMeetingsTopicIsLive(t *testing.T) {
 	if code := errCode(fac.request(TypeSubscribe, map[string]any{"topics": []string{TopicMeetings}})); code != CodeNotAllowed {
 		t.Fatalf("facilities subscribing to meetings: %q, want not_allowed", code)
 	}
+}
+
+// nextEvent returns the next conference event of the given kind.
+func (p *peerClient) nextEvent(kind string) map[string]any {
+	p.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case ev, ok := <-p.events:
+			if !ok {
+				p.t.Fatalf("socket closed while waiting for %s", kind)
+			}
+			if ev["kind"] == kind {
+				return ev["data"].(map[string]any)
+			}
+		case <-deadline:
+			p.t.Fatalf("no %s event within 5 s", kind)
+		}
+	}
+}
+
+// TestModeration covers the host's controls, chat and hands over the
+// console protocol, and that a non-host cannot moderate.
+func TestModeration(t *testing.T) {
+	ts := newTestServer(t)
+	for _, name := range []string{"u-guest", "u-late", "u-locked"} {
+		if _, err := ts.auth.CreateUser(context.Background(), auth.NewUser{Username: name, Role: auth.RoleOfficial, Password: "password-official"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(user string) *peerClient {
+		resp, body := ts.post("/api/login", `{"username":"`+user+`","password":"password-official"}`)
+		if resp.StatusCode != 200 {
+			t.Fatalf("login %s: %s", user, body)
+		}
+		var lr LoginResponse
+		_ = json.Unmarshal(body, &lr)
+		p := &peerClient{t: t, c: ts.connect(lr.Token), wait: map[int64]chan map[string]any{}, events: make(chan map[string]any, 64)}
+		go p.readLoop()
+		return p
+	}
+	host := newPeerClient(t, ts, auth.RoleOfficial)
+	room := host.request(TypeConferenceCreate, map[string]any{"title": "Moderated"})["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+	if r := host.request(TypeConferenceJoin, map[string]any{"room": room}); r["result"].(map[string]any)["host"] != true {
+		t.Fatalf("the creator is not host: %v", r)
+	}
+	guest := as("u-guest")
+	gj := guest.request(TypeConferenceJoin, map[string]any{"room": room})
+	if gj["result"].(map[string]any)["host"] != false {
+		t.Fatalf("a guest is host: %v", gj)
+	}
+	guestID := gj["result"].(map[string]any)["participant_id"]
+	host.nextEvent("participant.joined")
+
+	// A guest cannot moderate.
+	if code := errCode(guest.request(TypeConferenceMuteAll, nil)); code != CodeNotAllowed {
+		t.Fatalf("guest mute_all: %q, want not_allowed", code)
+	}
+	// Chat reaches everyone, and a late joiner gets the history.
+	host.request(TypeConferenceChat, map[string]any{"text": "欢迎 welcome"})
+	if msg := guest.nextEvent("chat.message"); msg["text"] != "欢迎 welcome" {
+		t.Fatalf("chat: %v", msg)
+	}
+	late := as("u-late")
+	lj := late.request(TypeConferenceJoin, map[string]any{"room": room})
+	if chat := lj["result"].(map[string]any)["chat"].([]any); len(chat) != 1 {
+		t.Fatalf("late joiner's chat history: %v", chat)
+	}
+	// Hands and mutes are announced to everyone.
+	guest.request(TypeConferenceHand, map[string]any{"raised": true})
+	if p := host.nextEvent("participant.updated")["participant"].(map[string]any); p["id"] != guestID || p["hand"] != true {
+		t.Fatalf("hand: %v", p)
+	}
+	host.request(TypeConferenceMute, map[string]any{"participant_id": guestID, "muted": true})
+	for {
+		p := guest.nextEvent("participant.updated")["participant"].(map[string]any)
+		if p["id"] == guestID && p["muted"] == true {
+			break
+		}
+	}
+	// Locked: a new official cannot join.
+	host.request(TypeConferenceLock, map[string]any{"locked": true})
+	if code := errCode(as("u-locked").request(TypeConferenceJoin, map[string]any{"room": room})); code != CodeNotAllowed {
+		t.Fatalf("joining a locked meeting: %q, want not_allowed", code)
+	}
+	// Removed: told, out of the meeting, and cannot come back while locked.
+	if r := host.request(TypeConferenceRemove, map[string]any{"participant_id": guestID}); r["success"] != true {
+		t.Fatalf("remove: %v", r)
+	}
+	guest.nextEvent("removed")
+	if code := errCode(guest.request(TypeWebRTCOffer, map[string]any{"sdp": "v=0"})); code != CodeConflict {
+		t.Fatalf("removed participant still in the meeting: %q", code)
+	}
+	if code := errCode(guest.request(TypeConferenceJoin, map[string]any{"room": room})); code != CodeNotAllowed {
+		t.Fatalf("removed participant rejoining a locked meeting: %q, want not_allowed", code)
+	}
+	// Ending tells everyone and closes the room for good.
+	if r := host.request(TypeConferenceEnd, map[string]any{"room": room}); r["success"] != true {
+		t.Fatalf("end: %v", r)
+	}
+	late.nextEvent("meeting.ended")
+	if code := errCode(late.request(TypeConferenceJoin, map[string]any{"room": room})); code != CodeNotFound {
+		t.Fatalf("joining an ended meeting: %q, want not_found", code)
+	}
+	assertAudited(t, ts, 0, TypeConferenceRemove, "u-official", "ok")
+	assertAudited(t, ts, 0, TypeConferenceMuteAll, "u-guest", "failed")
 }

@@ -50,6 +50,13 @@ const (
 	TypeWebRTCOffer           = "webrtc.offer"
 	TypeWebRTCAnswer          = "webrtc.answer"
 	TypeWebRTCCandidate       = "webrtc.candidate"
+	TypeConferenceMute        = "conference.mute"
+	TypeConferenceMuteAll     = "conference.mute_all"
+	TypeConferenceRemove      = "conference.remove"
+	TypeConferenceLock        = "conference.lock"
+	TypeConferenceEnd         = "conference.end"
+	TypeConferenceChat        = "conference.chat"
+	TypeConferenceHand        = "conference.hand"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -159,6 +166,13 @@ var Messages = []MessageSpec{
 	{TypeWebRTCOffer, meeters, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
 	{TypeWebRTCAnswer, meeters, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
 	{TypeWebRTCCandidate, meeters, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
+	{TypeConferenceMute, meeters, MuteParams{}, struct{}{}, true, "Host: mute or unmute a participant. civicd stops forwarding their audio and tells everyone."},
+	{TypeConferenceMuteAll, meeters, nil, struct{}{}, true, "Host: mute everyone else."},
+	{TypeConferenceRemove, meeters, ParticipantParams{}, struct{}{}, true, "Host: remove a participant. They get `removed`, then are disconnected."},
+	{TypeConferenceLock, meeters, LockParams{}, struct{}{}, true, "Host: lock or unlock the meeting. While locked only hosts can join."},
+	{TypeConferenceEnd, meeters, ConferenceJoinParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
+	{TypeConferenceChat, meeters, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
+	{TypeConferenceHand, meeters, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
 }
 
 // Envelope is every client message: the type, the request id and the
@@ -363,6 +377,36 @@ type ConferenceJoinResult struct {
 	Meeting       conference.Meeting    `json:"meeting"`
 	ICEServers    []webrtc.ICEServer    `json:"ice_servers"`
 	Participants  []conference.PeerInfo `json:"participants"`
+	// Host is true when you may moderate this meeting.
+	Host bool `json:"host"`
+	// Chat is the meeting's chat so far, oldest first.
+	Chat []conference.ChatMessage `json:"chat"`
+}
+
+// MuteParams are the params of conference.mute.
+type MuteParams struct {
+	ParticipantID string `json:"participant_id"`
+	Muted         bool   `json:"muted"`
+}
+
+// ParticipantParams name a participant.
+type ParticipantParams struct {
+	ParticipantID string `json:"participant_id"`
+}
+
+// LockParams are the params of conference.lock.
+type LockParams struct {
+	Locked bool `json:"locked"`
+}
+
+// ChatParams are the params of conference.chat.
+type ChatParams struct {
+	Text string `json:"text"`
+}
+
+// HandParams are the params of conference.hand.
+type HandParams struct {
+	Raised bool `json:"raised"`
 }
 
 // SDPParams carry a session description.

@@ -247,11 +247,20 @@ func TestGoldenMessages(t *testing.T) {
 	record(TypeConferenceCreate, meeting)
 	room := meeting["result"].(map[string]any)["meeting"].(map[string]any)["room"]
 	record(TypeConferenceList, admin.request(TypeConferenceList, nil))
-	record(TypeConferenceJoin, admin.request(TypeConferenceJoin, map[string]any{"room": room}))
+	joined := admin.request(TypeConferenceJoin, map[string]any{"room": room})
+	record(TypeConferenceJoin, joined)
+	self := joined["result"].(map[string]any)["participant_id"]
+	record(TypeConferenceChat, admin.request(TypeConferenceChat, map[string]any{"text": "会议开始"}))
+	record(TypeConferenceHand, admin.request(TypeConferenceHand, map[string]any{"raised": true}))
+	record(TypeConferenceMute, admin.request(TypeConferenceMute, map[string]any{"participant_id": self, "muted": true}))
+	record(TypeConferenceMuteAll, admin.request(TypeConferenceMuteAll, nil))
+	record(TypeConferenceLock, admin.request(TypeConferenceLock, map[string]any{"locked": true}))
+	record(TypeConferenceRemove, admin.request(TypeConferenceRemove, map[string]any{"participant_id": "nobody"}))
 	record(TypeWebRTCOffer, admin.request(TypeWebRTCOffer, map[string]any{"sdp": testOffer(t)}))
 	record(TypeWebRTCAnswer, admin.request(TypeWebRTCAnswer, map[string]any{"sdp": "v=0"})) // no offer is waiting
 	record(TypeWebRTCCandidate, admin.request(TypeWebRTCCandidate, map[string]any{"pc": "publish", "candidate": map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}}))
 	record(TypeConferenceLeave, admin.request(TypeConferenceLeave, nil))
+	record(TypeConferenceEnd, admin.request(TypeConferenceEnd, map[string]any{"room": room}))
 	record(TypeSessionLogout, admin.request(TypeSessionLogout, nil))
 	record("error.unknown_type", func() map[string]any {
 		c := ts.connect(ts.login(auth.RoleAdmin))

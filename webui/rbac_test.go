@@ -34,12 +34,21 @@ var wantRoles = map[string][]auth.Role{
 	TypeWebRTCOffer:           {auth.RoleAdmin, auth.RoleOfficial},
 	TypeWebRTCAnswer:          {auth.RoleAdmin, auth.RoleOfficial},
 	TypeWebRTCCandidate:       {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceMute:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceMuteAll:     {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceRemove:      {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceLock:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceEnd:         {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceChat:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceHand:        {auth.RoleAdmin, auth.RoleOfficial},
 }
 
 // needsMedia lists the signalling requests whose success needs a real
 // WebRTC peer (the conference tests drive them with one). Here an allowed
 // role only has to get past the role check: any answer but not_allowed.
-var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, TypeWebRTCCandidate: true}
+var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, TypeWebRTCCandidate: true,
+	// Removing needs a second participant; TestModeration does it.
+	TypeConferenceRemove: true}
 
 // sampleParams returns valid params for each type; victim is a user that
 // commands may change or delete.
@@ -71,6 +80,20 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"sdp": "v=0"}, true
 	case TypeWebRTCCandidate:
 		return map[string]any{"pc": "publish", "candidate": map[string]any{"candidate": ""}}, true
+	case TypeConferenceMute:
+		return map[string]any{"participant_id": "self", "muted": true}, true
+	case TypeConferenceMuteAll:
+		return nil, true
+	case TypeConferenceRemove:
+		return map[string]any{"participant_id": "nobody"}, true
+	case TypeConferenceLock:
+		return map[string]any{"locked": true}, true
+	case TypeConferenceEnd:
+		return map[string]any{"room": room}, true
+	case TypeConferenceChat:
+		return map[string]any{"text": "hello"}, true
+	case TypeConferenceHand:
+		return map[string]any{"raised": true}, true
 	}
 	return nil, false
 }
@@ -120,7 +143,9 @@ func TestRBACMatrix(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				meeting, err := ts.conf.CreateMeeting(ctx, "u-admin", "RBAC")
+				// The caller hosts the meeting, so host-only requests pass
+				// the meeting's own check; TestModeration covers non-hosts.
+				meeting, err := ts.conf.CreateMeeting(ctx, ts.users[role].Username, "RBAC")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -132,9 +157,14 @@ func TestRBACMatrix(t *testing.T) {
 				switch m.Type {
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
-				case TypeConferenceLeave:
+				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,
+					TypeConferenceLock, TypeConferenceChat, TypeConferenceHand:
+					// In the meeting (admins are hosts of every meeting).
 					if slices.Contains(wantRoles[m.Type], role) {
-						c.request(TypeConferenceJoin, map[string]any{"room": meeting.Room})
+						j := c.request(TypeConferenceJoin, map[string]any{"room": meeting.Room})
+						if params != nil && params["participant_id"] == "self" {
+							params["participant_id"] = j["result"].(map[string]any)["participant_id"]
+						}
 					}
 				}
 				mark := lastAuditID(t, ts)

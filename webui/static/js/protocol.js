@@ -26,6 +26,13 @@ export const REQUEST_TYPES = Object.freeze({
   WEBRTC_OFFER: "webrtc.offer",
   WEBRTC_ANSWER: "webrtc.answer",
   WEBRTC_CANDIDATE: "webrtc.candidate",
+  CONFERENCE_MUTE: "conference.mute",
+  CONFERENCE_MUTE_ALL: "conference.mute_all",
+  CONFERENCE_REMOVE: "conference.remove",
+  CONFERENCE_LOCK: "conference.lock",
+  CONFERENCE_END: "conference.end",
+  CONFERENCE_CHAT: "conference.chat",
+  CONFERENCE_HAND: "conference.hand",
 });
 
 /** Message types the server sends. */
