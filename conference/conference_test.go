@@ -2,9 +2,9 @@ package conference
 
 import (
 	"context"
-	"sync"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +58,7 @@ func joinClient(t testing.TB, s *Service, api *webrtc.API, room, name string) *c
 // what it does with each RTP packet it receives.
 type clientOpts struct {
 	publish  bool
-	audio    bool          // publish Opus instead of VP8
+	audio    bool                  // publish Opus instead of VP8
 	interval time.Duration         // between samples; default 20 ms
 	sample   func() []byte         // default: a tiny VP8 keyframe
 	onRTP    func(pkt *rtp.Packet) // default: nothing
