@@ -257,23 +257,29 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	if who.User != "" && who.User == m.Host {
 		who.Host = true
 	}
-	s.mu.Lock()
-	if s.closed {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, Meeting{}, nil, errors.New("conference is shutting down")
+		}
+		r := s.rooms[roomNo]
+		if r == nil {
+			r = newRoom(s, m)
+			s.rooms[roomNo] = r
+		}
 		s.mu.Unlock()
-		return nil, Meeting{}, nil, errors.New("conference is shutting down")
+		p, others, err := r.join(who, signal)
+		if errors.Is(err, errRoomGone) {
+			continue // emptied and dropped meanwhile; make a new one
+		}
+		if err != nil {
+			s.dropRoom(r) // in case it was made for this join
+			return nil, Meeting{}, nil, err
+		}
+		m.Participants = r.size()
+		return p, m, others, nil
 	}
-	r := s.rooms[roomNo]
-	if r == nil {
-		r = &room{s: s, no: roomNo, meeting: m, members: make(map[string]*Participant)}
-		s.rooms[roomNo] = r
-	}
-	s.mu.Unlock()
-	p, others, err := r.join(who, signal)
-	if err != nil {
-		return nil, Meeting{}, nil, err
-	}
-	m.Participants = r.size()
-	return p, m, others, nil
 }
 
 func (s *Service) publish(e MeetingEvent) {
@@ -282,13 +288,18 @@ func (s *Service) publish(e MeetingEvent) {
 	}
 }
 
-// dropRoom forgets an empty room.
+// dropRoom forgets an empty room. A join racing with it sees the room as
+// gone and makes a new one.
 func (s *Service) dropRoom(r *room) {
 	s.mu.Lock()
-	if s.rooms[r.no] == r && r.size() == 0 {
+	defer s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.rooms[r.no] == r && len(r.members) == 0 && !r.dead {
 		delete(s.rooms, r.no)
+		r.dead = true
+		close(r.stop)
 	}
-	s.mu.Unlock()
 }
 
 // newID returns a short random id.

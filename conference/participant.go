@@ -34,6 +34,8 @@ type Participant struct {
 	connected atomic.Bool
 	muted     atomic.Bool // set by a host: audio is not forwarded
 	hand      atomic.Bool
+	loud      atomic.Int32 // smoothed loudness, 0 silent to 127 loudest
+	heard     atomic.Int64 // unix nanos of the last audio level
 }
 
 func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, error) {
@@ -129,6 +131,9 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		return
 	}
 	t := &forwardTrack{owner: p, remote: remote, local: local, video: remote.Kind() == webrtc.RTPCodecTypeVideo}
+	if !t.video {
+		t.levelID = extensionID(recv.GetParameters().HeaderExtensions, audioLevelURI)
+	}
 	go drainRTCP(recv)
 	go t.forward()
 	p.r.publish(t)

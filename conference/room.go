@@ -19,9 +19,21 @@ type room struct {
 	meeting Meeting // as stored; Participants is filled in when announced
 	locked  bool
 	chat    []ChatMessage
+	dead    bool          // dropped from the service; joins must go elsewhere
+	stop    chan struct{} // closed when the room is dropped
+	speaker string        // the current active speaker's id
 	mu      sync.Mutex
 	members map[string]*Participant
 	tracks  []*forwardTrack
+}
+
+// errRoomGone means the room was dropped while a join was on its way.
+var errRoomGone = errors.New("room gone")
+
+func newRoom(s *Service, m Meeting) *room {
+	r := &room{s: s, no: m.Room, meeting: m, members: make(map[string]*Participant), stop: make(chan struct{})}
+	go r.detectSpeaker()
+	return r
 }
 
 func (r *room) size() int {
@@ -47,6 +59,11 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 		r.mu.Unlock()
 		p.closePeers()
 		return nil, nil, ErrLocked
+	}
+	if r.dead {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, nil, errRoomGone
 	}
 	others := make([]PeerInfo, 0, len(r.members))
 	for _, m := range r.members {
@@ -148,6 +165,8 @@ type forwardTrack struct {
 	remote *webrtc.TrackRemote
 	local  *webrtc.TrackLocalStaticRTP
 	video  bool
+	// levelID is the audio-level extension's id on this track, or 0.
+	levelID uint8
 
 	wantKeyframe atomic.Bool  // a subscriber waits for a keyframe
 	lastPLI      atomic.Int64 // unix nanos of the last PLI sent upstream
@@ -171,8 +190,13 @@ func (t *forwardTrack) forward() {
 		if err != nil {
 			return
 		}
-		if !t.video && t.owner.muted.Load() {
-			continue // muted by the host: the audio stops here
+		if !t.video {
+			if t.owner.muted.Load() {
+				continue // muted by the host: the audio stops here
+			}
+			if lvl, ok := audioLevel(buf[:n], t.levelID); ok {
+				t.owner.hear(127 - int32(lvl))
+			}
 		}
 		if t.video && t.wantKeyframe.Load() && isVP8Keyframe(buf[:n]) {
 			t.wantKeyframe.Store(false)

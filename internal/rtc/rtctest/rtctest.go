@@ -12,12 +12,19 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// AudioLevelURI is the RFC 6464 client-to-mixer audio level extension.
+const AudioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
 // LoopbackAPI is a pion API with the default codecs and interceptors whose
 // peer connections use only 127.0.0.1 over UDP, without mDNS.
 func LoopbackAPI(t testing.TB) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	// Browsers send their audio level (RFC 6464); so can test clients.
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
