@@ -342,3 +342,47 @@ func TestHostMuteStopsAudio(t *testing.T) {
 		t.Fatal("audio did not resume after unmuting")
 	}
 }
+
+// TestDetachedParticipantLeavesAfterGrace: a participant whose client went
+// away and did not rejoin leaves when the grace period ends, and can then
+// not be rejoined; one that rejoins in time stays.
+func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
+	s := newTestService(t, Config{})
+	m, _ := s.CreateMeeting(context.Background(), "host", "Grace")
+	left := make(chan string, 4)
+	watcher, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "w", User: "w"}, func(sig Signal) {
+		if sig.Kind == SignalLeft {
+			left <- sig.Data.(map[string]any)["participant_id"].(string)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Leave()
+	stays, _, _, _ := s.Join(context.Background(), m.Room, Identity{Name: "a", User: "a"}, func(Signal) {})
+	goes, _, _, _ := s.Join(context.Background(), m.Room, Identity{Name: "b", User: "b"}, func(Signal) {})
+	defer stays.Leave()
+
+	stays.Detach(stays.Attachment(), 300*time.Millisecond)
+	goes.Detach(goes.Attachment(), 300*time.Millisecond)
+	if _, _, _, err := s.Rejoin(stays.ID(), "someone-else", func(Signal) {}); err != ErrGone {
+		t.Fatalf("rejoin by another user: %v, want ErrGone", err)
+	}
+	if _, _, _, err := s.Rejoin(stays.ID(), "a", func(Signal) {}); err != nil {
+		t.Fatalf("rejoin in time: %v", err)
+	}
+	select {
+	case id := <-left:
+		if id != goes.ID() {
+			t.Fatalf("%s left, want %s (the one that did not come back)", id, goes.ID())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the participant that did not come back never left")
+	}
+	if _, _, _, err := s.Rejoin(goes.ID(), "b", func(Signal) {}); err != ErrGone {
+		t.Fatalf("rejoin after the grace period: %v, want ErrGone", err)
+	}
+	if n := s.count(m.Room); n != 2 {
+		t.Fatalf("room has %d participants, want 2 (watcher and the one that came back)", n)
+	}
+}

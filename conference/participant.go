@@ -29,13 +29,18 @@ type Participant struct {
 	negMu        sync.Mutex // serialises subscribe-side negotiation
 	offerPending bool       // an offer is out, its answer not yet in
 	queued       []func()   // track changes waiting for a stable state
+	restart      bool       // the next offer restarts ICE
 	senders      map[*forwardTrack]*webrtc.RTPSender
 
 	connected atomic.Bool
 	muted     atomic.Bool // set by a host: audio is not forwarded
 	hand      atomic.Bool
-	loud      atomic.Int32 // smoothed loudness, 0 silent to 127 loudest
-	heard     atomic.Int64 // unix nanos of the last audio level
+	signal    atomic.Pointer[func(Signal)] // where signals go; swapped on rejoin
+	gen       atomic.Uint64                // counts attachments to client connections
+	attachMu  sync.Mutex                   // serialises Detach and Rejoin
+	detached  atomic.Pointer[time.Timer]   // running while the client is away
+	loud      atomic.Int32                 // smoothed loudness, 0 silent to 127 loudest
+	heard     atomic.Int64                 // unix nanos of the last audio level
 }
 
 func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, error) {
@@ -65,7 +70,8 @@ func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, e
 			}
 		})
 	}
-	go p.deliver(signal)
+	p.signal.Store(&signal)
+	go p.deliver()
 	go p.watchICE(r.s.cfg.ICETimeout)
 	return p, nil
 }
@@ -91,8 +97,10 @@ func (p *Participant) send(s Signal) {
 	}
 }
 
-// deliver calls signal for each queued signal, in order.
-func (p *Participant) deliver(signal func(Signal)) {
+// deliver calls the current signal function for each queued signal, in
+// order.
+func (p *Participant) deliver() {
+	signal := func(s Signal) { (*p.signal.Load())(s) }
 	for {
 		select {
 		case s := <-p.signals:
@@ -222,7 +230,7 @@ func (p *Participant) negotiate() {
 	if p.offerPending || p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed || len(p.sub.GetTransceivers()) == 0 {
 		return
 	}
-	offer, err := p.sub.CreateOffer(nil)
+	offer, err := p.sub.CreateOffer(p.offerOptions())
 	if err != nil {
 		p.r.s.log.Error("subscribe offer", "participant", p.id, "err", err)
 		return
@@ -281,6 +289,9 @@ func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, t *forwardTrack) {
 // It is safe to call more than once, from any goroutine.
 func (p *Participant) Leave() {
 	p.leave.Do(func() {
+		if t := p.detached.Swap(nil); t != nil {
+			t.Stop()
+		}
 		p.r.leave(p)
 		p.closePeers()
 	})

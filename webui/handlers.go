@@ -61,6 +61,8 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeConferenceEnd:         (*conn).handleConferenceEnd,
 		TypeConferenceChat:        (*conn).handleConferenceChat,
 		TypeConferenceHand:        (*conn).handleConferenceHand,
+		TypeConferenceRejoin:      (*conn).handleConferenceRejoin,
+		TypeWebRTCRestart:         (*conn).handleWebRTCRestart,
 	}
 }
 

@@ -19,6 +19,7 @@ type Conference interface {
 	ListMeetings(ctx context.Context) ([]conference.Meeting, error)
 	Join(ctx context.Context, room string, who conference.Identity, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	ICEServers() []webrtc.ICEServer
+	Rejoin(participantID, user string, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	End(ctx context.Context, room string) error
 	Meeting(ctx context.Context, room string) (conference.Meeting, error)
 }
@@ -67,7 +68,36 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}
-	rep := reply{target: "meeting " + truncate(p.Room, 16)}
+	sess := c.session()
+	name := sess.User.DisplayName
+	if name == "" {
+		name = sess.User.Username
+	}
+	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin}
+	return c.enterMeeting(req, "meeting "+truncate(p.Room, 16), func(conf Conference, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error) {
+		return conf.Join(ctx, p.Room, who, signal)
+	})
+}
+
+// handleConferenceRejoin takes back a participant whose connection
+// dropped (a network change, a reload of the socket) within the grace
+// period: same identity, same tracks.
+func (c *conn) handleConferenceRejoin(_ context.Context, req request) (reply, error) {
+	var p ParticipantParams
+	if err := req.decode(&p); err != nil {
+		return reply{}, err
+	}
+	user := c.username()
+	return c.enterMeeting(req, "participant "+truncate(p.ParticipantID, 16), func(conf Conference, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error) {
+		return conf.Rejoin(p.ParticipantID, user, signal)
+	})
+}
+
+// enterMeeting attaches this connection to a participant made or found by
+// enter. The room's signals (subscribe offers, people joining and
+// leaving) then flow as events on the request's id, after its result.
+func (c *conn) enterMeeting(req request, target string, enter func(Conference, func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)) (reply, error) {
+	rep := reply{target: target}
 	conf, err := c.conference()
 	if err != nil {
 		return rep, err
@@ -78,13 +108,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	if busy {
 		return rep, apiErrorf(CodeConflict, "this connection is already in a meeting; leave it first")
 	}
-	sess := c.session()
-	name := sess.User.DisplayName
-	if name == "" {
-		name = sess.User.Username
-	}
 	ready := make(chan struct{})
-	joinID := req.ID
 	var part *conference.Participant
 	signal := func(s conference.Signal) {
 		select {
@@ -92,7 +116,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 		case <-c.ctx.Done():
 			return
 		}
-		c.sendConferenceEvent(joinID, s)
+		c.sendConferenceEvent(req.ID, s)
 		if s.Kind == conference.SignalRemoved || s.Kind == conference.SignalEnded {
 			c.mu.Lock()
 			if c.part == part {
@@ -101,14 +125,12 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 			c.mu.Unlock()
 		}
 	}
-	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin}
-	joined, m, others, err := conf.Join(ctx, p.Room, who, signal)
+	part, m, others, err := enter(conf, signal)
 	if err != nil {
 		return rep, err
 	}
-	part = joined
 	c.mu.Lock()
-	c.part = part
+	c.part, c.partGen = part, part.Attachment()
 	c.mu.Unlock()
 	ice := conf.ICEServers()
 	if ice == nil {
@@ -117,6 +139,13 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	rep.result = ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
 	rep.after = func() { close(ready) }
 	return rep, nil
+}
+
+func (c *conn) handleWebRTCRestart(_ context.Context, req request) (reply, error) {
+	return signalling(c, req, func(part *conference.Participant, _ struct{}) (any, error) {
+		part.RestartICE()
+		return nil, nil
+	})
 }
 
 // sendConferenceEvent sends one room signal on the join request's id.
@@ -155,14 +184,19 @@ func (c *conn) handleConferenceLeave(_ context.Context, _ request) (reply, error
 	return reply{target: "participant " + part.ID()}, nil
 }
 
-// leaveMeeting is called when the socket ends.
+// rejoinGrace is how long a participant whose socket dropped stays in
+// the meeting, waiting for conference.rejoin.
+const rejoinGrace = 30 * time.Second
+
+// leaveMeeting is called when the socket ends without conference.leave:
+// the participant is kept for rejoinGrace in case the client comes back.
 func (c *conn) leaveMeeting() {
 	c.mu.Lock()
-	part := c.part
+	part, gen := c.part, c.partGen
 	c.part = nil
 	c.mu.Unlock()
 	if part != nil {
-		part.Leave()
+		part.Detach(gen, rejoinGrace)
 	}
 }
 
@@ -211,6 +245,8 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeConflict, Message: "the meeting is full"}
 	case errors.Is(err, conference.ErrLocked):
 		return &WireError{Code: CodeNotAllowed, Message: "the meeting is locked; ask the host to unlock it"}
+	case errors.Is(err, conference.ErrGone):
+		return &WireError{Code: CodeNotFound, Message: "you are no longer in that meeting; join it again"}
 	case errors.Is(err, conference.ErrNoParticipant):
 		return &WireError{Code: CodeNotFound, Message: "that participant is not in the meeting"}
 	case errors.Is(err, conference.ErrBadSDP), errors.Is(err, conference.ErrInvalid):

@@ -426,3 +426,125 @@ func TestModeration(t *testing.T) {
 	assertAudited(t, ts, 0, TypeConferenceRemove, "u-official", "ok")
 	assertAudited(t, ts, 0, TypeConferenceMuteAll, "u-guest", "failed")
 }
+
+// TestRejoin drops a subscriber's websocket without leaving, reconnects
+// with a new socket and conference.rejoin: the participant keeps its id,
+// nobody is told it left, media keeps flowing, and an ICE restart of the
+// subscribe side is offered on the new socket.
+func TestRejoin(t *testing.T) {
+	ts := newTestServer(t)
+	host := newPeerClient(t, ts, auth.RoleOfficial)
+	room := host.request(TypeConferenceCreate, map[string]any{"title": "Rejoin"})["result"].(map[string]any)["meeting"].(map[string]any)["room"]
+	guest := newPeerClient(t, ts, auth.RoleAdmin)
+	guestID := guest.request(TypeConferenceJoin, map[string]any{"room": room})["result"].(map[string]any)["participant_id"]
+	sub := guest.newPC()
+	var mu sync.Mutex
+	packets := 0
+	sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			mu.Lock()
+			packets++
+			mu.Unlock()
+		}
+	})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return packets }
+	answer := func(p *peerClient) {
+		sdp := p.nextEvent("webrtc.offer")["sdp"].(string)
+		if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := sub.CreateAnswer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := p.request(TypeWebRTCAnswer, map[string]any{"sdp": localSDP(t, sub, a)}); r["success"] != true {
+			t.Fatalf("answer: %v", r)
+		}
+	}
+	waitMore := func(than int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for count() <= than+10 {
+			if time.Now().After(deadline) {
+				t.Fatalf("media stopped at %d packets", count())
+			}
+			time.Sleep(10 * time.Millisecond) // waiting on network delivery
+		}
+	}
+
+	host.request(TypeConferenceJoin, map[string]any{"room": room})
+	stop := publishVP8(t, host)
+	defer close(stop)
+	answer(guest)
+	waitMore(0)
+
+	// The guest's socket drops; it comes back on a new one.
+	guest.c.ws.Close()
+	back := newPeerClient(t, ts, auth.RoleAdmin)
+	r := back.request(TypeConferenceRejoin, map[string]any{"participant_id": guestID})
+	if r["success"] != true || r["result"].(map[string]any)["participant_id"] != guestID {
+		t.Fatalf("rejoin: %v", r)
+	}
+	if others := r["result"].(map[string]any)["participants"].([]any); len(others) != 1 {
+		t.Fatalf("after rejoin the guest sees %d others, want 1", len(others))
+	}
+	waitMore(count())
+	// An ICE restart of the subscribe side comes as a new offer.
+	if r := back.request(TypeWebRTCRestart, nil); r["success"] != true {
+		t.Fatalf("restart: %v", r)
+	}
+	answer(back)
+	waitMore(count())
+	// The host was never told the guest left.
+	for {
+		select {
+		case ev := <-host.events:
+			if ev["kind"] == "participant.left" {
+				t.Fatal("the host was told the guest left")
+			}
+		default:
+			return
+		}
+	}
+}
+
+// publishVP8 publishes a VP8 track from p until stop is closed.
+func publishVP8(t *testing.T, p *peerClient) chan struct{} {
+	t.Helper()
+	pub := p.newPC()
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := p.request(TypeWebRTCOffer, map[string]any{"sdp": localSDP(t, pub, offer)})
+	if res["success"] != true {
+		t.Fatalf("publish offer: %v", res)
+	}
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res["result"].(map[string]any)["sdp"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	go func() {
+		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
+			}
+		}
+	}()
+	return stop
+}

@@ -57,6 +57,8 @@ const (
 	TypeConferenceEnd         = "conference.end"
 	TypeConferenceChat        = "conference.chat"
 	TypeConferenceHand        = "conference.hand"
+	TypeConferenceRejoin      = "conference.rejoin"
+	TypeWebRTCRestart         = "webrtc.restart"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -173,6 +175,8 @@ var Messages = []MessageSpec{
 	{TypeConferenceEnd, meeters, ConferenceJoinParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
 	{TypeConferenceChat, meeters, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
 	{TypeConferenceHand, meeters, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
+	{TypeConferenceRejoin, meeters, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
+	{TypeWebRTCRestart, meeters, nil, struct{}{}, false, "Ask for an ICE restart of the subscribe connection (after a network change); a new `webrtc.offer` follows."},
 }
 
 // Envelope is every client message: the type, the request id and the

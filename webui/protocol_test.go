@@ -256,6 +256,8 @@ func TestGoldenMessages(t *testing.T) {
 	record(TypeConferenceMuteAll, admin.request(TypeConferenceMuteAll, nil))
 	record(TypeConferenceLock, admin.request(TypeConferenceLock, map[string]any{"locked": true}))
 	record(TypeConferenceRemove, admin.request(TypeConferenceRemove, map[string]any{"participant_id": "nobody"}))
+	record(TypeWebRTCRestart, admin.request(TypeWebRTCRestart, nil))
+	record(TypeConferenceRejoin, admin.request(TypeConferenceRejoin, map[string]any{"participant_id": "gone"}))
 	record(TypeWebRTCOffer, admin.request(TypeWebRTCOffer, map[string]any{"sdp": testOffer(t)}))
 	record(TypeWebRTCAnswer, admin.request(TypeWebRTCAnswer, map[string]any{"sdp": "v=0"})) // no offer is waiting
 	record(TypeWebRTCCandidate, admin.request(TypeWebRTCCandidate, map[string]any{"pc": "publish", "candidate": map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}}))

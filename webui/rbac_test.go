@@ -41,6 +41,8 @@ var wantRoles = map[string][]auth.Role{
 	TypeConferenceEnd:         {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceChat:        {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceHand:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceRejoin:      {auth.RoleAdmin, auth.RoleOfficial},
+	TypeWebRTCRestart:         {auth.RoleAdmin, auth.RoleOfficial},
 }
 
 // needsMedia lists the signalling requests whose success needs a real
@@ -48,7 +50,9 @@ var wantRoles = map[string][]auth.Role{
 // role only has to get past the role check: any answer but not_allowed.
 var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, TypeWebRTCCandidate: true,
 	// Removing needs a second participant; TestModeration does it.
-	TypeConferenceRemove: true}
+	TypeConferenceRemove: true,
+	// Rejoining needs a dropped connection; TestRejoin does it.
+	TypeConferenceRejoin: true}
 
 // sampleParams returns valid params for each type; victim is a user that
 // commands may change or delete.
@@ -94,6 +98,10 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"text": "hello"}, true
 	case TypeConferenceHand:
 		return map[string]any{"raised": true}, true
+	case TypeConferenceRejoin:
+		return map[string]any{"participant_id": "gone"}, true
+	case TypeWebRTCRestart:
+		return nil, true
 	}
 	return nil, false
 }
@@ -158,7 +166,7 @@ func TestRBACMatrix(t *testing.T) {
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
 				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,
-					TypeConferenceLock, TypeConferenceChat, TypeConferenceHand:
+					TypeConferenceLock, TypeConferenceChat, TypeConferenceHand, TypeWebRTCRestart:
 					// In the meeting (admins are hosts of every meeting).
 					if slices.Contains(wantRoles[m.Type], role) {
 						j := c.request(TypeConferenceJoin, map[string]any{"room": meeting.Room})

@@ -48,11 +48,12 @@ type conn struct {
 	closeCode   int
 	closeReason string
 
-	mu     sync.Mutex
-	sess   auth.Session
-	subs   map[int64]*subscription
-	lastID int64
-	part   *conference.Participant // the meeting this socket is in, if any
+	mu      sync.Mutex
+	sess    auth.Session
+	subs    map[int64]*subscription
+	lastID  int64
+	part    *conference.Participant // the meeting this socket is in, if any
+	partGen uint64                  // the participant's attachment to this socket
 
 	bucket  tokenBucket
 	strikes int

@@ -33,6 +33,8 @@ export const REQUEST_TYPES = Object.freeze({
   CONFERENCE_END: "conference.end",
   CONFERENCE_CHAT: "conference.chat",
   CONFERENCE_HAND: "conference.hand",
+  CONFERENCE_REJOIN: "conference.rejoin",
+  WEBRTC_RESTART: "webrtc.restart",
 });
 
 /** Message types the server sends. */
