@@ -59,6 +59,9 @@ type Config struct {
 	// ICETimeout is how long a participant may take to connect.
 	// Default: 30 s.
 	ICETimeout time.Duration
+	// MaxTracks is how many media sections a publish offer may have
+	// (microphone, camera, screen and its audio, ...). Default: 6.
+	MaxTracks int
 }
 
 // Publisher is where the service announces changes (the event bus).
@@ -110,6 +113,9 @@ func New(cfg Config, db *sql.DB, engine *rtc.Engine, bus Publisher, logger *slog
 	}
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = 30 * time.Second
+	}
+	if cfg.MaxTracks <= 0 {
+		cfg.MaxTracks = 6
 	}
 	return &Service{bus: bus, db: db, rtc: engine, cfg: cfg, log: logger, rooms: make(map[string]*room)}
 }

@@ -2,8 +2,10 @@ package conference
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -384,5 +386,31 @@ func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
 	}
 	if n := s.count(m.Room); n != 2 {
 		t.Fatalf("room has %d participants, want 2 (watcher and the one that came back)", n)
+	}
+}
+
+// TestTooManyTracks refuses a publish offer with more media sections than
+// allowed, before pion sees it.
+func TestTooManyTracks(t *testing.T) {
+	s := newTestService(t, Config{MaxTracks: 2})
+	m, _ := s.CreateMeeting(context.Background(), "host", "Tracks")
+	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "x"}, func(Signal) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Leave()
+	pc, err := testAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for range 3 {
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, _ := pc.CreateOffer(nil)
+	if _, err := p.PublishOffer(offer.SDP); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "3 media sections") {
+		t.Fatalf("offer with 3 tracks: %v, want ErrInvalid naming the count", err)
 	}
 }

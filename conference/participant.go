@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -150,6 +151,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 // PublishOffer takes the client's offer for the publish connection and
 // returns civicd's answer.
 func (p *Participant) PublishOffer(sdp string) (string, error) {
+	var parsed sdpOffer
+	if err := parsed.Unmarshal([]byte(sdp)); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if n := len(parsed.MediaDescriptions); n > p.r.s.cfg.MaxTracks {
+		return "", fmt.Errorf("%w: the offer has %d media sections; at most %d are allowed", ErrInvalid, n, p.r.s.cfg.MaxTracks)
+	}
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -306,6 +314,9 @@ func (p *Participant) closePeers() {
 	_ = p.pub.Close()
 	_ = p.sub.Close()
 }
+
+// sdpOffer is a parsed session description.
+type sdpOffer = sdp.SessionDescription
 
 // drainRTCP keeps a receiver's RTCP flowing so its interceptors run.
 func drainRTCP(recv *webrtc.RTPReceiver) {
