@@ -249,6 +249,11 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
 		chromedp.Flag("ignore-certificate-errors", true),
+		// Meetings: fake camera and microphone, no permission prompt, and
+		// WebRTC over loopback (the daemon only offers 127.0.0.1).
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.WindowSize(1366, 768),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

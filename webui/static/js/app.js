@@ -12,6 +12,8 @@ import { mountLogin } from "./views/login.js";
 import { mountSystem } from "./views/system.js";
 import { mountUsers } from "./views/users.js";
 import { mountAudit } from "./views/audit.js";
+import { mountMeetings } from "./views/meetings.js";
+import { mountMeeting } from "./views/meeting.js";
 
 /** @typedef {import("./ws.js").User} User */
 /** @typedef {import("./ws.js").AuthOutcome} AuthOutcome */
@@ -41,7 +43,7 @@ import { mountAudit } from "./views/audit.js";
 /**
  * @typedef {object} Route
  * @property {string} name
- * @property {string} nav dictionary key of the nav link.
+ * @property {string} nav dictionary key of the nav link; "" keeps it out of the nav.
  * @property {string} title dictionary key of the page title.
  * @property {readonly string[]} roles
  * @property {(ctx: AppContext) => View} mount
@@ -49,11 +51,14 @@ import { mountAudit } from "./views/audit.js";
 
 const ALL_ROLES = Object.freeze(["admin", "official", "facilities"]);
 const ADMIN = Object.freeze(["admin"]);
+const MEETERS = Object.freeze(["admin", "official"]);
 
 /** The pages, in nav order. */
 export const ROUTES = Object.freeze(
   /** @type {Route[]} */ ([
     { name: "system", nav: "nav.system", title: "page.system", roles: ALL_ROLES, mount: mountSystem },
+    { name: "meetings", nav: "nav.meetings", title: "page.meetings", roles: MEETERS, mount: mountMeetings },
+    { name: "meeting", nav: "", title: "page.meeting", roles: MEETERS, mount: mountMeeting },
     { name: "users", nav: "nav.users", title: "page.users", roles: ADMIN, mount: mountUsers },
     { name: "audit", nav: "nav.audit", title: "page.audit", roles: ADMIN, mount: mountAudit },
   ]),
@@ -209,7 +214,7 @@ class App {
       i18n: this.#i18n,
       notices: this.#notices,
       session,
-      routes: routesFor(session.role),
+      routes: routesFor(session.role).filter((r) => r.nav !== ""),
       onLogout: () => this.#logout(),
     });
     this.#title = h("h1", { class: "page-title", testid: "page-title" });
@@ -255,7 +260,7 @@ class App {
     title.dataset.i18n = route.title;
     this.#i18n.translate(this.#view.el);
     this.#viewHost?.replaceChildren(this.#view.el);
-    this.#topbar?.setActive(route.name);
+    this.#topbar?.setActive(route.nav ? route.name : "meetings");
     this.#relocalize();
   }
 

@@ -147,6 +147,8 @@ export class ConsoleClient {
   #subs = new Set();
   /** @type {Map<number, Subscription>} */
   #bySid = new Map();
+  /** @type {Map<number, {onEvent: (ev: ConsoleEvent) => void, onLost: () => void}>} */
+  #streams = new Map();
   /** @type {Set<(s: ConnState) => void>} */
   #stateListeners = new Set();
   /** @type {Set<(a: AuthOutcome) => void>} */
@@ -268,6 +270,45 @@ export class ConsoleClient {
   }
 
   /**
+   * stream sends a request whose result is followed by events on its id
+   * (conference.join, conference.rejoin). onEvent gets each event until
+   * close() is called or the connection drops; then onLost is called. A
+   * stream is not renewed after a reconnect: the caller decides (a meeting
+   * rejoins).
+   * @param {string} type a REQUEST_TYPES value.
+   * @param {Record<string, unknown>} params
+   * @param {(ev: ConsoleEvent) => void} onEvent
+   * @param {() => void} onLost
+   * @returns {{result: Promise<any>, close: () => void}}
+   */
+  stream(type, params, onEvent, onLost) {
+    const ws = this.#ws;
+    if (!ws || this.#state !== "online") {
+      return { result: Promise.reject(new ConsoleError("disconnected", "the console is not connected")), close: () => {} };
+    }
+    const id = this.#nextId++;
+    this.#streams.set(id, { onEvent, onLost });
+    const result = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.#streams.delete(id);
+        reject(new ConsoleError("timeout", `no answer to ${type}`));
+      }, this.#timeoutMs);
+      this.#pending.set(id, {
+        type,
+        resolve,
+        reject: (/** @type {ConsoleError} */ err) => {
+          this.#streams.delete(id);
+          reject(err);
+        },
+        timer,
+      });
+    });
+    ws.send(JSON.stringify({ ...params, id, type }));
+    return { result, close: () => this.#streams.delete(id) };
+  }
+
+  /**
    * subscribe opens a subscription to topics. onEvent gets every event,
    * starting with a "snapshot" per topic; a snapshot may come again at any
    * time and then replaces the whole state. After a reconnect the
@@ -377,6 +418,8 @@ export class ConsoleClient {
       case SERVER_TYPES.EVENT: {
         const sub = this.#bySid.get(Number(msg.id));
         if (sub && msg.event) sub.onEvent(msg.event);
+        const st = this.#streams.get(Number(msg.id));
+        if (st && msg.event) st.onEvent(msg.event);
         return;
       }
     }
@@ -467,6 +510,9 @@ export class ConsoleClient {
     }
     this.#bySid.clear();
     for (const sub of this.#subs) sub.sid = 0;
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    for (const st of streams) st.onLost();
   }
 
   /**

@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"civic/conference/confclient"
+)
+
+// TestMeetingInBrowsers has two people join one meeting from two browsers
+// with fake cameras and microphones: each sees the other's video decoding
+// and receives audio; the host mutes the guest, who sees it; the guest
+// leaves and the host's tile for them goes away.
+func TestMeetingInBrowsers(t *testing.T) {
+	browser := newBrowser(t)
+	d := startDaemon(t, daemonConfig{})
+	shots := newShooter(t)
+
+	// A second user, an official, made over the console protocol.
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	opts := confclient.Options{TLS: &tls.Config{InsecureSkipVerify: true}}
+	token, err := confclient.Login(ctx, d.URL, "admin", d.AdminPassword, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := confclient.Dial(ctx, d.URL, token, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Call(ctx, "users.create", map[string]any{"username": "clerk", "display_name": "李文书 Clerk", "role": "official", "password": "clerk-password-1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	host := newTab(t, browser, "host")
+	guest := newTab(t, browser, "guest")
+	var room string
+	step(t, "the host creates a meeting and joins it", func(t *testing.T) {
+		host.login(t, d.URL+"/#/meetings", "admin", d.AdminPassword)
+		host.do(t, "create a meeting",
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-create-title]`)),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=meeting-create-title]`), "预算审议 Budget review"),
+			chromedp.Click(chromedp.CSS(`[data-testid=meeting-create-submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table] tr[data-room]`)),
+		)
+		room = evalAs[string](t, host, `document.querySelector('[data-testid=meetings-table] tr[data-room]').dataset.room`)
+		host.shot(t, shots, "10-meetings")
+		host.do(t, "join", chromedp.Click(chromedp.CSS(`[data-testid=meetings-table] tr[data-room] [data-testid=meeting-join]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-leave]`)))
+		host.poll(t, "the self view plays", `(() => { const v = document.querySelector('[data-testid=self-view]'); return v && v.readyState >= 2; })()`)
+	})
+
+	var joinToFrame time.Duration
+	step(t, "a guest joins and both see and hear each other", func(t *testing.T) {
+		guest.login(t, d.URL+"/#/meetings", "clerk", "clerk-password-1")
+		guest.do(t, "see the meeting live", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"]`, room))))
+		start := time.Now()
+		guest.do(t, "join", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-join]`, room))))
+		decoding := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 10; })()`
+		guest.poll(t, "the host's video decodes in the guest's tab", `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 0; })()`)
+		joinToFrame = time.Since(start)
+		guest.poll(t, "the host's video keeps decoding", decoding)
+		host.poll(t, "the guest's video decodes in the host's tab", decoding)
+		hasAudio := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && !!v.srcObject && v.srcObject.getAudioTracks().some(t => t.readyState === "live"); })()`
+		guest.poll(t, "the host's audio arrives", hasAudio)
+		host.poll(t, "the guest's audio arrives", hasAudio)
+		host.shot(t, shots, "11-meeting-host")
+		guest.shot(t, shots, "12-meeting-guest")
+		t.Logf("join click to first remote frame: %v", joinToFrame)
+	})
+
+	step(t, "the host sees host controls and mutes the guest", func(t *testing.T) {
+		host.do(t, "mute the guest",
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-mute-all]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid=meeting-mute-all]`)),
+		)
+		host.poll(t, "the guest's tile shows muted", `!!document.querySelector('[data-testid=participant-tile] .tile-badges .tag')`)
+		guest.poll(t, "the guest is told", `[...document.querySelectorAll('.notice')].some(n => n.textContent.includes("muted"))`)
+		host.shot(t, shots, "13-host-controls")
+	})
+
+	step(t, "the guest leaves and the host's tile goes away", func(t *testing.T) {
+		guest.do(t, "leave", chromedp.Click(chromedp.CSS(`[data-testid=meeting-leave]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table]`)))
+		host.poll(t, "no participant tiles", `document.querySelectorAll('[data-testid=participant-tile]').length === 0`)
+	})
+	host.checkProblems(t)
+	guest.checkProblems(t)
+}

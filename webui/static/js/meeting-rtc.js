@@ -1,0 +1,222 @@
+// @ts-check
+// The browser side of a meeting: a publish peer connection (the browser
+// offers, civicd answers) and a subscribe peer connection (civicd offers,
+// the browser answers, one offer at a time), signalled over the console
+// websocket. After the websocket drops and comes back, the participant is
+// taken back with conference.rejoin and ICE is restarted on both sides.
+
+import { REQUEST_TYPES } from "./protocol.js";
+
+/** @typedef {import("./ws.js").ConsoleClient} ConsoleClient */
+/** @typedef {import("./ws.js").ConsoleEvent} ConsoleEvent */
+
+/**
+ * @typedef {object} Peer
+ * @property {string} id
+ * @property {string} name
+ * @property {boolean} [muted]
+ * @property {boolean} [hand]
+ */
+
+/**
+ * @typedef {object} JoinResult
+ * @property {string} participant_id
+ * @property {{room: string, title: string, host: string}} meeting
+ * @property {RTCIceServer[]} ice_servers
+ * @property {Peer[]} participants
+ * @property {boolean} host
+ * @property {{from: Peer, text: string, at: string}[]} chat
+ */
+
+/** How long to wait for local ICE candidates before sending anyway. */
+const GATHER_MS = 3000;
+
+/**
+ * waitGathered resolves when pc has gathered its candidates (or after GATHER_MS).
+ * @param {RTCPeerConnection} pc
+ * @returns {Promise<void>}
+ */
+function waitGathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    }, GATHER_MS);
+    pc.addEventListener("icegatheringstatechange", done);
+  });
+}
+
+/**
+ * MeetingConnection joins one meeting and keeps its media flowing.
+ */
+export class MeetingConnection {
+  #client;
+  #room;
+  #onEvent;
+  #onTrack;
+  #onLost;
+  /** @type {RTCPeerConnection | null} */
+  #pub = null;
+  /** @type {RTCPeerConnection | null} */
+  #sub = null;
+  /** @type {MediaStream | null} */
+  #local = null;
+  /** @type {() => void} */
+  #closeStream = () => {};
+  /** @type {Promise<void>} */
+  #offers = Promise.resolve();
+  #id = "";
+  #left = false;
+  /** @type {RTCIceServer[]} */
+  #ice = [];
+
+  /**
+   * @param {object} opts
+   * @param {ConsoleClient} opts.client
+   * @param {string} opts.room
+   * @param {(ev: ConsoleEvent) => void} opts.onEvent room events other than offers.
+   * @param {(track: MediaStreamTrack, participantId: string) => void} opts.onTrack
+   * @param {() => void} opts.onLost the websocket dropped; call rejoin once it is back.
+   */
+  constructor(opts) {
+    this.#client = opts.client;
+    this.#room = opts.room;
+    this.#onEvent = opts.onEvent;
+    this.#onTrack = opts.onTrack;
+    this.#onLost = opts.onLost;
+  }
+
+  /** @returns {string} this participant's id. */
+  get id() {
+    return this.#id;
+  }
+
+  /**
+   * join enters the meeting and publishes local (may be null: receive only).
+   * @param {MediaStream | null} local
+   * @returns {Promise<JoinResult>}
+   */
+  async join(local) {
+    this.#local = local;
+    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_JOIN, { room: this.#room }));
+    this.#id = res.participant_id;
+    this.#ice = res.ice_servers ?? [];
+    this.#sub = new RTCPeerConnection({ iceServers: this.#ice });
+    this.#sub.ontrack = (ev) => {
+      const stream = ev.streams[0];
+      if (stream) this.#onTrack(ev.track, stream.id);
+    };
+    if (local && local.getTracks().length > 0) {
+      this.#pub = new RTCPeerConnection({ iceServers: this.#ice });
+      for (const track of local.getTracks()) {
+        this.#pub.addTransceiver(track, { direction: "sendonly", streams: [local] });
+      }
+      await this.#publishOffer(false);
+    }
+    return res;
+  }
+
+  /**
+   * rejoin takes the participant back after the websocket came back, and
+   * restarts ICE on both connections.
+   * @returns {Promise<JoinResult>}
+   */
+  async rejoin() {
+    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_REJOIN, { participant_id: this.#id }));
+    if (this.#pub) await this.#publishOffer(true);
+    await this.#client.request(REQUEST_TYPES.WEBRTC_RESTART, {});
+    return res;
+  }
+
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} params
+   */
+  #open(type, params) {
+    this.#closeStream();
+    const st = this.#client.stream(
+      type,
+      params,
+      (ev) => this.#handle(ev),
+      () => {
+        if (!this.#left) this.#onLost();
+      },
+    );
+    this.#closeStream = st.close;
+    return st.result;
+  }
+
+  /**
+   * @param {boolean} restart
+   */
+  async #publishOffer(restart) {
+    const pub = /** @type {RTCPeerConnection} */ (this.#pub);
+    const offer = await pub.createOffer({ iceRestart: restart });
+    await pub.setLocalDescription(offer);
+    await waitGathered(pub);
+    const res = await this.#client.request(REQUEST_TYPES.WEBRTC_OFFER, { sdp: pub.localDescription?.sdp ?? "" });
+    await pub.setRemoteDescription({ type: "answer", sdp: res.sdp });
+  }
+
+  /**
+   * @param {ConsoleEvent} ev
+   */
+  #handle(ev) {
+    if (ev.kind === "webrtc.offer") {
+      const sdp = /** @type {any} */ (ev.data).sdp;
+      // One offer at a time, in order.
+      this.#offers = this.#offers.then(() => this.#answer(sdp)).catch((err) => console.warn("subscribe offer failed", err));
+      return;
+    }
+    this.#onEvent(ev);
+  }
+
+  /**
+   * @param {string} sdp
+   */
+  async #answer(sdp) {
+    const sub = this.#sub;
+    if (!sub || this.#left) return;
+    await sub.setRemoteDescription({ type: "offer", sdp });
+    const answer = await sub.createAnswer();
+    await sub.setLocalDescription(answer);
+    await waitGathered(sub);
+    await this.#client.request(REQUEST_TYPES.WEBRTC_ANSWER, { sdp: sub.localDescription?.sdp ?? "" });
+  }
+
+  /**
+   * subscribeStats returns the subscribe connection's stats, or null.
+   * @returns {Promise<RTCStatsReport | null>}
+   */
+  async subscribeStats() {
+    return this.#sub ? this.#sub.getStats() : null;
+  }
+
+  /**
+   * leave leaves the meeting and closes both connections.
+   * @param {boolean} [tellServer] false when the server already ended it.
+   */
+  async leave(tellServer = true) {
+    if (this.#left) return;
+    this.#left = true;
+    this.#closeStream();
+    if (tellServer) {
+      try {
+        await this.#client.request(REQUEST_TYPES.CONFERENCE_LEAVE, {});
+      } catch {
+        // Not in the meeting any more, or offline: the server lets the
+        // participant go when the socket ends.
+      }
+    }
+    this.#pub?.close();
+    this.#sub?.close();
+    for (const t of this.#local?.getTracks() ?? []) t.stop();
+  }
+}

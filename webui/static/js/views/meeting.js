@@ -1,0 +1,324 @@
+// @ts-check
+// The meeting page (#/meeting/ROOM): self view, one tile per participant
+// with the active speaker highlighted, mic/camera/hand/leave buttons,
+// chat, and the host's controls (mute, mute all, remove, lock, end).
+
+import { REQUEST_TYPES } from "../protocol.js";
+import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
+import { MeetingConnection } from "../meeting-rtc.js";
+
+/** @typedef {import("../app.js").AppContext} AppContext */
+/** @typedef {import("../app.js").View} View */
+/** @typedef {import("../meeting-rtc.js").Peer} Peer */
+
+/**
+ * roomFromHash reads the room number of "#/meeting/123456".
+ * @param {string} hash
+ * @returns {string}
+ */
+export function roomFromHash(hash) {
+  const m = /^#\/meeting\/(\d{6})$/.exec(hash);
+  return m ? m[1] : "";
+}
+
+/**
+ * @typedef {object} Tile
+ * @property {Peer} peer
+ * @property {HTMLElement} el
+ * @property {HTMLVideoElement} video
+ * @property {MediaStream} stream
+ * @property {HTMLElement} badges
+ * @property {HTMLElement} controls
+ */
+
+/**
+ * mountMeeting builds the meeting page and joins the meeting.
+ * @param {AppContext} ctx
+ * @returns {View}
+ */
+export function mountMeeting(ctx) {
+  const { client, i18n, notices } = ctx;
+  const room = roomFromHash(location.hash);
+  const error = new ErrorBox("meeting-error");
+  /** @type {Map<string, Tile>} */
+  const tiles = new Map();
+  let isHost = false;
+  let locked = false;
+  let hand = false;
+  let speaker = "";
+  let gone = false;
+  /** @type {MediaStream | null} */
+  let local = null;
+
+  const heading = h("span", { class: "meeting-room mono", testid: "meeting-room" });
+  const count = h("span", { class: "muted small", testid: "meeting-count" });
+  const state = h("span", { class: "muted small", testid: "meeting-state", i18n: "meeting.joining" });
+  const selfVideo = h("video", { testid: "self-view", attrs: { autoplay: true, playsinline: true, muted: true } });
+  selfVideo.muted = true;
+  const selfTile = h("div", { class: "tile tile-self" }, selfVideo, h("div", { class: "tile-name", i18n: "meeting.you" }));
+  const grid = h("div", { class: "meeting-grid", testid: "meeting-grid" }, selfTile);
+
+  const micBtn = h("button", { class: "btn", testid: "meeting-mic", i18n: "meeting.mic_on", attrs: { type: "button" } });
+  const camBtn = h("button", { class: "btn", testid: "meeting-cam", i18n: "meeting.cam_on", attrs: { type: "button" } });
+  const handBtn = h("button", { class: "btn", testid: "meeting-hand", i18n: "meeting.hand", attrs: { type: "button" } });
+  const leaveBtn = h("button", { class: "btn btn-danger", testid: "meeting-leave", i18n: "meeting.leave", attrs: { type: "button" } });
+  const muteAllBtn = h("button", { class: "btn", testid: "meeting-mute-all", i18n: "meeting.mute_all", attrs: { type: "button", hidden: true } });
+  const lockBtn = h("button", { class: "btn", testid: "meeting-lock", i18n: "meeting.lock", attrs: { type: "button", hidden: true } });
+  const endBtn = h("button", { class: "btn btn-danger-quiet", testid: "meeting-end", i18n: "meeting.end", attrs: { type: "button", hidden: true } });
+  const bar = h("div", { class: "meeting-bar" }, micBtn, camBtn, handBtn, muteAllBtn, lockBtn, endBtn, leaveBtn);
+
+  const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
+  const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
+  const chatForm = h("form", { class: "chat-form" }, chatInput, h("button", { class: "btn btn-small", i18n: "meeting.send", attrs: { type: "submit" } }));
+  const side = h("aside", { class: "meeting-side card" }, h("h2", { class: "card-title", i18n: "meeting.chat" }), chatLog, chatForm);
+
+  const el = h(
+    "div",
+    { class: "page page-meeting" },
+    error.el,
+    h("div", { class: "meeting-head" }, heading, count, state),
+    h("div", { class: "meeting-body" }, h("section", { class: "meeting-main" }, grid, bar), side),
+  );
+
+  const conn = new MeetingConnection({
+    client,
+    room,
+    onEvent: onRoomEvent,
+    onTrack,
+    onLost: () => {
+      state.dataset.i18n = "meeting.reconnecting";
+      i18n.translate(state);
+    },
+  });
+  const offState = client.onState((s) => {
+    if (s === "online" && conn.id && !gone && state.dataset.i18n === "meeting.reconnecting") {
+      conn
+        .rejoin()
+        .then(() => {
+          state.dataset.i18n = "";
+          state.textContent = "";
+        })
+        .catch((err) => finish(() => errorText(i18n, err)));
+    }
+  });
+
+  /**
+   * @param {Peer} p
+   * @returns {Tile}
+   */
+  function tileFor(p) {
+    let t = tiles.get(p.id);
+    if (t) return t;
+    const video = h("video", { testid: "remote-video", attrs: { autoplay: true, playsinline: true } });
+    const stream = new MediaStream();
+    video.srcObject = stream;
+    const badges = h("div", { class: "tile-badges" });
+    const controls = h("div", { class: "tile-controls" });
+    const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, h("div", { class: "tile-name", text: p.name }), badges, controls);
+    t = { peer: p, el: tileEl, video, stream, badges, controls };
+    tiles.set(p.id, t);
+    grid.append(tileEl);
+    update(t, p);
+    return t;
+  }
+
+  /**
+   * @param {Tile} t
+   * @param {Peer} p
+   */
+  function update(t, p) {
+    t.peer = { ...t.peer, ...p };
+    t.badges.replaceChildren(
+      ...(t.peer.muted ? [h("span", { class: "tag", i18n: "meeting.muted" })] : []),
+      ...(t.peer.hand ? [h("span", { class: "tag tag-hand", text: "✋" })] : []),
+    );
+    t.el.classList.toggle("tile-speaking", t.peer.id === speaker);
+    t.controls.replaceChildren();
+    if (isHost) {
+      const mute = h("button", { class: "btn btn-small", i18n: "meeting.mute", attrs: { type: "button" } });
+      mute.addEventListener("click", () => act(REQUEST_TYPES.CONFERENCE_MUTE, { participant_id: t.peer.id, muted: !t.peer.muted }));
+      const remove = h("button", { class: "btn btn-small btn-danger-quiet", testid: "participant-remove", i18n: "meeting.remove", attrs: { type: "button" } });
+      remove.addEventListener("click", () => act(REQUEST_TYPES.CONFERENCE_REMOVE, { participant_id: t.peer.id }));
+      t.controls.append(mute, remove);
+    }
+    i18n.translate(t.el);
+    renderCount();
+  }
+
+  function renderCount() {
+    count.textContent = i18n.t("meeting.people", { n: String(tiles.size + 1) });
+  }
+
+  /**
+   * @param {MediaStreamTrack} track
+   * @param {string} participantId
+   */
+  function onTrack(track, participantId) {
+    const t = tiles.get(participantId) ?? tileFor({ id: participantId, name: "…" });
+    t.stream.addTrack(track);
+    track.addEventListener("ended", () => t.stream.removeTrack(track));
+    void t.video.play().catch(() => {});
+  }
+
+  /**
+   * @param {import("../ws.js").ConsoleEvent} ev
+   */
+  function onRoomEvent(ev) {
+    const d = /** @type {any} */ (ev.data);
+    switch (ev.kind) {
+      case "participant.joined":
+        tileFor(d.participant);
+        break;
+      case "participant.left": {
+        const t = tiles.get(d.participant_id);
+        if (t) {
+          t.el.remove();
+          tiles.delete(d.participant_id);
+          renderCount();
+        }
+        break;
+      }
+      case "participant.updated": {
+        const p = d.participant;
+        if (p.id === conn.id) {
+          if (p.muted) notices.show(i18n.t("meeting.muted_by_host"), "info");
+          break;
+        }
+        const t = tiles.get(p.id);
+        if (t) update(t, p);
+        break;
+      }
+      case "speaker.changed":
+        speaker = d.participant_id;
+        for (const t of tiles.values()) t.el.classList.toggle("tile-speaking", t.peer.id === speaker);
+        break;
+      case "chat.message":
+        addChat(d);
+        break;
+      case "meeting.locked":
+        locked = Boolean(d.locked);
+        lockBtn.dataset.i18n = locked ? "meeting.unlock" : "meeting.lock";
+        i18n.translate(lockBtn);
+        break;
+      case "removed":
+        finish(() => i18n.t("meeting.removed"), false);
+        break;
+      case "meeting.ended":
+        finish(() => i18n.t("meeting.ended"), false);
+        break;
+    }
+  }
+
+  /**
+   * @param {{from: Peer, text: string, at: string}} m
+   */
+  function addChat(m) {
+    chatLog.append(h("li", { class: "chat-line" }, h("span", { class: "chat-from", text: m.from.name }), h("span", { class: "chat-text", text: m.text })));
+    chatLog.scrollTop = chatLog.scrollHeight;
+  }
+
+  /**
+   * @param {string} type
+   * @param {Record<string, unknown>} params
+   */
+  async function act(type, params) {
+    try {
+      await client.request(type, params);
+    } catch (err) {
+      error.show(() => errorText(i18n, err));
+    }
+  }
+
+  /**
+   * finish leaves the page's meeting and shows why.
+   * @param {() => string} why
+   * @param {boolean} [tellServer]
+   */
+  function finish(why, tellServer = true) {
+    if (gone) return;
+    gone = true;
+    void conn.leave(tellServer);
+    error.show(why);
+    bar.hidden = true;
+    for (const t of tiles.values()) t.el.remove();
+    tiles.clear();
+  }
+
+  micBtn.addEventListener("click", () => {
+    const track = local?.getAudioTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    micBtn.dataset.i18n = track.enabled ? "meeting.mic_on" : "meeting.mic_off";
+    i18n.translate(micBtn);
+  });
+  camBtn.addEventListener("click", () => {
+    const track = local?.getVideoTracks()[0];
+    if (!track) return;
+    track.enabled = !track.enabled;
+    camBtn.dataset.i18n = track.enabled ? "meeting.cam_on" : "meeting.cam_off";
+    i18n.translate(camBtn);
+  });
+  handBtn.addEventListener("click", () => {
+    hand = !hand;
+    handBtn.dataset.i18n = hand ? "meeting.hand_down" : "meeting.hand";
+    i18n.translate(handBtn);
+    void act(REQUEST_TYPES.CONFERENCE_HAND, { raised: hand });
+  });
+  muteAllBtn.addEventListener("click", () => act(REQUEST_TYPES.CONFERENCE_MUTE_ALL, {}));
+  lockBtn.addEventListener("click", () => act(REQUEST_TYPES.CONFERENCE_LOCK, { locked: !locked }));
+  endBtn.addEventListener("click", async () => {
+    if (await confirmDialog(i18n, i18n.t("meeting.end_confirm"), { danger: true })) void act(REQUEST_TYPES.CONFERENCE_END, { room });
+  });
+  leaveBtn.addEventListener("click", () => {
+    void conn.leave().finally(() => {
+      location.hash = "#/meetings";
+    });
+  });
+  chatForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = chatInput.value.trim();
+    if (!text) return;
+    chatInput.value = "";
+    void act(REQUEST_TYPES.CONFERENCE_CHAT, { text });
+  });
+
+  async function start() {
+    heading.textContent = i18n.t("meeting.room", { room });
+    try {
+      local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+      selfVideo.srcObject = local;
+    } catch {
+      notices.show(i18n.t("meeting.no_media"), "info");
+    }
+    try {
+      const res = await conn.join(local);
+      if (gone) return;
+      isHost = res.host;
+      muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = !isHost;
+      for (const p of res.participants) tileFor(p);
+      for (const m of res.chat ?? []) addChat(m);
+      heading.textContent = `${res.meeting.title} · ${i18n.t("meeting.room", { room })}`;
+      state.dataset.i18n = "";
+      state.textContent = "";
+      renderCount();
+    } catch (err) {
+      finish(() => errorText(i18n, err), false);
+    }
+  }
+  void start();
+
+  return {
+    el,
+    destroy: () => {
+      offState();
+      if (!gone) {
+        gone = true;
+        void conn.leave();
+      }
+    },
+    relocalize: () => {
+      error.relocalize();
+      renderCount();
+    },
+  };
+}
