@@ -75,6 +75,15 @@ func TestMeetingInBrowsers(t *testing.T) {
 		t.Logf("join click to first remote frame: %v", joinToFrame)
 	})
 
+	step(t, "chat reaches the other participant", func(t *testing.T) {
+		host.do(t, "send a message",
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "请看预算表 please see the budget"),
+			chromedp.Click(chromedp.CSS(`[data-testid=chat-send]`)),
+		)
+		guest.poll(t, "the message arrives", `document.querySelector('[data-testid=chat-log]').textContent.includes("请看预算表")`)
+		host.poll(t, "the sender sees it too", `document.querySelector('[data-testid=chat-log]').textContent.includes("请看预算表")`)
+	})
+
 	step(t, "the host sees host controls and mutes the guest", func(t *testing.T) {
 		host.do(t, "mute the guest",
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-mute-all]`)),
@@ -83,6 +92,9 @@ func TestMeetingInBrowsers(t *testing.T) {
 		host.poll(t, "the guest's tile shows muted", `!!document.querySelector('[data-testid=participant-tile] .tile-badges .tag')`)
 		guest.poll(t, "the guest is told", `[...document.querySelectorAll('.notice')].some(n => n.textContent.includes("muted"))`)
 		host.shot(t, shots, "13-host-controls")
+		guest.do(t, "switch to Chinese", chromedp.Click(chromedp.CSS(`[data-testid=lang-switch] [lang=zh-CN]`)))
+		guest.poll(t, "Chinese labels", `document.querySelector('[data-testid=meeting-leave]').textContent === "离开会议"`)
+		guest.shot(t, shots, "14-meeting-guest-zh")
 	})
 
 	step(t, "the guest leaves and the host's tile goes away", func(t *testing.T) {

@@ -27,6 +27,7 @@ export function roomFromHash(hash) {
  * @property {HTMLElement} el
  * @property {HTMLVideoElement} video
  * @property {MediaStream} stream
+ * @property {HTMLElement} name
  * @property {HTMLElement} badges
  * @property {HTMLElement} controls
  */
@@ -49,6 +50,7 @@ export function mountMeeting(ctx) {
   let gone = false;
   /** @type {MediaStream | null} */
   let local = null;
+  let meetingTitle = "";
 
   const heading = h("span", { class: "meeting-room mono", testid: "meeting-room" });
   const count = h("span", { class: "muted small", testid: "meeting-count" });
@@ -69,7 +71,7 @@ export function mountMeeting(ctx) {
 
   const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
   const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
-  const chatForm = h("form", { class: "chat-form" }, chatInput, h("button", { class: "btn btn-small", i18n: "meeting.send", attrs: { type: "submit" } }));
+  const chatForm = h("form", { class: "chat-form" }, chatInput, h("button", { class: "btn btn-small", testid: "chat-send", i18n: "meeting.send", attrs: { type: "submit" } }));
   const side = h("aside", { class: "meeting-side card" }, h("h2", { class: "card-title", i18n: "meeting.chat" }), chatLog, chatForm);
 
   const el = h(
@@ -108,14 +110,20 @@ export function mountMeeting(ctx) {
    */
   function tileFor(p) {
     let t = tiles.get(p.id);
-    if (t) return t;
+    if (t) {
+      // A track can arrive before the participant's name does.
+      if (p.name) t.name.textContent = p.name;
+      update(t, p);
+      return t;
+    }
     const video = h("video", { testid: "remote-video", attrs: { autoplay: true, playsinline: true } });
     const stream = new MediaStream();
     video.srcObject = stream;
     const badges = h("div", { class: "tile-badges" });
     const controls = h("div", { class: "tile-controls" });
-    const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, h("div", { class: "tile-name", text: p.name }), badges, controls);
-    t = { peer: p, el: tileEl, video, stream, badges, controls };
+    const name = h("div", { class: "tile-name", text: p.name });
+    const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, name, badges, controls);
+    t = { peer: p, el: tileEl, video, stream, name, badges, controls };
     tiles.set(p.id, t);
     grid.append(tileEl);
     update(t, p);
@@ -147,6 +155,11 @@ export function mountMeeting(ctx) {
 
   function renderCount() {
     count.textContent = i18n.t("meeting.people", { n: String(tiles.size + 1) });
+  }
+
+  function renderHeading() {
+    const roomText = i18n.t("meeting.room", { room });
+    heading.textContent = meetingTitle ? `${meetingTitle} · ${roomText}` : roomText;
   }
 
   /**
@@ -282,8 +295,18 @@ export function mountMeeting(ctx) {
     void act(REQUEST_TYPES.CONFERENCE_CHAT, { text });
   });
 
+  // Closing or reloading the page leaves at once; only a dropped socket
+  // keeps the participant for a rejoin.
+  const onPageHide = () => {
+    if (!gone) {
+      gone = true;
+      void conn.leave();
+    }
+  };
+  window.addEventListener("pagehide", onPageHide);
+
   async function start() {
-    heading.textContent = i18n.t("meeting.room", { room });
+    renderHeading();
     try {
       local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
       selfVideo.srcObject = local;
@@ -297,7 +320,8 @@ export function mountMeeting(ctx) {
       muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = !isHost;
       for (const p of res.participants) tileFor(p);
       for (const m of res.chat ?? []) addChat(m);
-      heading.textContent = `${res.meeting.title} · ${i18n.t("meeting.room", { room })}`;
+      meetingTitle = res.meeting.title;
+      renderHeading();
       state.dataset.i18n = "";
       state.textContent = "";
       renderCount();
@@ -311,6 +335,7 @@ export function mountMeeting(ctx) {
     el,
     destroy: () => {
       offState();
+      window.removeEventListener("pagehide", onPageHide);
       if (!gone) {
         gone = true;
         void conn.leave();
@@ -319,6 +344,7 @@ export function mountMeeting(ctx) {
     relocalize: () => {
       error.relocalize();
       renderCount();
+      renderHeading();
     },
   };
 }
