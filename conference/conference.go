@@ -77,6 +77,7 @@ const (
 	KindMeetingCreated    = "conference.meeting_created"
 	KindParticipantJoined = "conference.participant_joined"
 	KindParticipantLeft   = "conference.participant_left"
+	KindMeetingEnded      = "conference.meeting_ended"
 )
 
 // MeetingEvent says a meeting changed: it was created, or someone joined

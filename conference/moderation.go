@@ -143,7 +143,8 @@ func (p *Participant) ChatHistory() []ChatMessage {
 // End ends a meeting for everyone: it is marked ended in the store, every
 // participant is told and disconnected, and nobody can join it again.
 func (s *Service) End(ctx context.Context, roomNo string) error {
-	if _, err := s.meeting(ctx, roomNo); err != nil {
+	m, err := s.meeting(ctx, roomNo)
+	if err != nil {
 		return err
 	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE meetings SET ended_at = ? WHERE room = ? AND ended_at IS NULL`, time.Now().UnixMilli(), roomNo); err != nil {
@@ -155,6 +156,7 @@ func (s *Service) End(ctx context.Context, roomNo string) error {
 	if r != nil {
 		r.closeAll()
 	}
+	s.publish(MeetingEvent{Kind: KindMeetingEnded, Meeting: m})
 	return nil
 }
 

@@ -70,6 +70,7 @@ func TestMeetingInBrowsers(t *testing.T) {
 		hasAudio := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && !!v.srcObject && v.srcObject.getAudioTracks().some(t => t.readyState === "live"); })()`
 		guest.poll(t, "the host's audio arrives", hasAudio)
 		host.poll(t, "the guest's audio arrives", hasAudio)
+		host.poll(t, "the guest's tile shows connection quality", `/kbps|Mbps/.test(document.querySelector('[data-testid=tile-quality]').textContent)`)
 		host.shot(t, shots, "11-meeting-host")
 		guest.shot(t, shots, "12-meeting-guest")
 		t.Logf("join click to first remote frame: %v", joinToFrame)
@@ -91,6 +92,7 @@ func TestMeetingInBrowsers(t *testing.T) {
 		)
 		host.poll(t, "the guest's tile shows muted", `!!document.querySelector('[data-testid=participant-tile] .tile-badges .tag')`)
 		guest.poll(t, "the guest is told", `[...document.querySelectorAll('.notice')].some(n => n.textContent.includes("muted"))`)
+		guest.poll(t, "the guest's own tile shows muted", `!document.querySelector('[data-testid=self-muted]').closest('[hidden]')`)
 		host.shot(t, shots, "13-host-controls")
 		guest.do(t, "switch to Chinese", chromedp.Click(chromedp.CSS(`[data-testid=lang-switch] [lang=zh-CN]`)))
 		guest.poll(t, "Chinese labels", `document.querySelector('[data-testid=meeting-leave]').textContent === "离开会议"`)

@@ -314,6 +314,14 @@ func TestMeetingsTopicIsLive(t *testing.T) {
 			t.Fatalf("no %s event", kind)
 		}
 	}
+	// Ending the meeting takes it off the list.
+	host.request(TypeConferenceEnd, map[string]any{"room": room})
+	for {
+		ev := watcher.nextEvent("conference.meeting_ended")
+		if ev["meeting"].(map[string]any)["room"] == room {
+			break
+		}
+	}
 	// Facilities staff may not watch meetings.
 	fac := ts.connect(ts.login(auth.RoleFacilities))
 	if code := errCode(fac.request(TypeSubscribe, map[string]any{"topics": []string{TopicMeetings}})); code != CodeNotAllowed {

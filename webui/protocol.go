@@ -108,7 +108,8 @@ const (
 	TopicUsers  = "users"  // snapshot UsersSnapshot, events "user.created", "user.updated", "user.deleted" (UserEvent)
 	TopicAudit  = "audit"  // snapshot AuditSnapshot (newest 50), event "audit.appended" (AuditEvent)
 	// TopicMeetings: snapshot MeetingsResult, events conference.meeting_created,
-	// conference.participant_joined, conference.participant_left ({meeting, participant}).
+	// conference.participant_joined, conference.participant_left, conference.meeting_ended
+	// ({meeting, participant}).
 	TopicMeetings = "meetings"
 )
 
@@ -130,7 +131,7 @@ var Topics = []TopicSpec{
 	{TopicSystem, allRoles, "Module status: a SystemStatus snapshot, then `system.status` events."},
 	{TopicUsers, adminOnly, "Console users: a `{users}` snapshot, then `user.created`/`user.updated`/`user.deleted` with `{user}`."},
 	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
-	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined` and `conference.participant_left` with `{meeting, participant}`."},
+	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left` and `conference.meeting_ended` with `{meeting, participant}`."},
 }
 
 // MessageSpec describes one request type: who may send it, its params and

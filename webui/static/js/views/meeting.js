@@ -29,6 +29,7 @@ export function roomFromHash(hash) {
  * @property {MediaStream} stream
  * @property {HTMLElement} name
  * @property {HTMLElement} badges
+ * @property {HTMLElement} quality
  * @property {HTMLElement} controls
  */
 
@@ -51,13 +52,21 @@ export function mountMeeting(ctx) {
   /** @type {MediaStream | null} */
   let local = null;
   let meetingTitle = "";
+  /** @type {Map<string, string>} track id to participant id */
+  const trackOwner = new Map();
+  /** @type {Map<string, {bytes: number, at: number}>} last video counters per participant */
+  const lastBytes = new Map();
 
   const heading = h("span", { class: "meeting-room mono", testid: "meeting-room" });
   const count = h("span", { class: "muted small", testid: "meeting-count" });
   const state = h("span", { class: "muted small", testid: "meeting-state", i18n: "meeting.joining" });
   const selfVideo = h("video", { testid: "self-view", attrs: { autoplay: true, playsinline: true, muted: true } });
   selfVideo.muted = true;
-  const selfTile = h("div", { class: "tile tile-self" }, selfVideo, h("div", { class: "tile-name", i18n: "meeting.you" }));
+  let selfMuted = false;
+  // The host muted me: civicd drops my audio until the host unmutes me.
+  const selfBadge = h("div", { class: "tile-badges" }, h("span", { class: "tag", testid: "self-muted", i18n: "meeting.muted" }));
+  selfBadge.hidden = true;
+  const selfTile = h("div", { class: "tile tile-self" }, selfVideo, h("div", { class: "tile-name", i18n: "meeting.you" }), selfBadge);
   const grid = h("div", { class: "meeting-grid", testid: "meeting-grid" }, selfTile);
 
   const micBtn = h("button", { class: "btn", testid: "meeting-mic", i18n: "meeting.mic_on", attrs: { type: "button" } });
@@ -122,8 +131,9 @@ export function mountMeeting(ctx) {
     const badges = h("div", { class: "tile-badges" });
     const controls = h("div", { class: "tile-controls" });
     const name = h("div", { class: "tile-name", text: p.name });
-    const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, name, badges, controls);
-    t = { peer: p, el: tileEl, video, stream, name, badges, controls };
+    const quality = h("div", { class: "tile-quality", testid: "tile-quality" });
+    const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, name, quality, badges, controls);
+    t = { peer: p, el: tileEl, video, stream, name, badges, controls, quality };
     tiles.set(p.id, t);
     grid.append(tileEl);
     update(t, p);
@@ -168,6 +178,7 @@ export function mountMeeting(ctx) {
    */
   function onTrack(track, participantId) {
     const t = tiles.get(participantId) ?? tileFor({ id: participantId, name: "…" });
+    trackOwner.set(track.id, participantId);
     t.stream.addTrack(track);
     track.addEventListener("ended", () => t.stream.removeTrack(track));
     void t.video.play().catch(() => {});
@@ -194,7 +205,9 @@ export function mountMeeting(ctx) {
       case "participant.updated": {
         const p = d.participant;
         if (p.id === conn.id) {
-          if (p.muted) notices.show(i18n.t("meeting.muted_by_host"), "info");
+          selfMuted = Boolean(p.muted);
+          selfBadge.hidden = !selfMuted;
+          if (selfMuted) notices.show(() => i18n.t("meeting.muted_by_host"), "info");
           break;
         }
         const t = tiles.get(p.id);
@@ -295,6 +308,33 @@ export function mountMeeting(ctx) {
     void act(REQUEST_TYPES.CONFERENCE_CHAT, { text });
   });
 
+  // Connection quality per tile: video bitrate and loss from the subscribe
+  // connection's inbound-rtp stats, and its round-trip time.
+  async function showQuality() {
+    const report = await conn.subscribeStats();
+    if (!report) return;
+    let rtt = NaN;
+    report.forEach((s) => {
+      if (s.type === "candidate-pair" && s.nominated && typeof s.currentRoundTripTime === "number") rtt = s.currentRoundTripTime * 1000;
+    });
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp" || s.kind !== "video") return;
+      const pid = trackOwner.get(s.trackIdentifier);
+      const t = pid ? tiles.get(pid) : undefined;
+      if (!t || pid === undefined) return;
+      const prev = lastBytes.get(pid);
+      lastBytes.set(pid, { bytes: s.bytesReceived, at: s.timestamp });
+      if (!prev || s.timestamp <= prev.at) return;
+      const kbps = ((s.bytesReceived - prev.bytes) * 8) / (s.timestamp - prev.at);
+      const lost = s.packetsLost > 0 ? (100 * s.packetsLost) / (s.packetsLost + s.packetsReceived) : 0;
+      const parts = [kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`, `${lost.toFixed(1)}%`];
+      if (!Number.isNaN(rtt)) parts.push(`${Math.round(rtt)} ms`);
+      t.quality.textContent = parts.join(" · ");
+      t.quality.classList.toggle("tile-quality-poor", lost > 5 || rtt > 300);
+    });
+  }
+  const qualityTimer = setInterval(() => void showQuality().catch(() => {}), 2000);
+
   // Closing or reloading the page leaves at once; only a dropped socket
   // keeps the participant for a rejoin.
   const onPageHide = () => {
@@ -311,7 +351,7 @@ export function mountMeeting(ctx) {
       local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
       selfVideo.srcObject = local;
     } catch {
-      notices.show(i18n.t("meeting.no_media"), "info");
+      notices.show(() => i18n.t("meeting.no_media"), "info");
     }
     try {
       const res = await conn.join(local);
@@ -334,6 +374,7 @@ export function mountMeeting(ctx) {
   return {
     el,
     destroy: () => {
+      clearInterval(qualityTimer);
       offState();
       window.removeEventListener("pagehide", onPageHide);
       if (!gone) {

@@ -112,6 +112,11 @@ export function mountMeetings(ctx) {
         render();
         return;
       }
+      if (ev.kind === "conference.meeting_ended" && data?.meeting) {
+        meetings.delete(data.meeting.room);
+        render();
+        return;
+      }
       if (data?.meeting) upsert(data.meeting);
     },
     (err) => error.show(() => errorText(i18n, err)),
