@@ -40,15 +40,23 @@ func (p *Participant) state() PeerInfo {
 
 // broadcast sends a signal to everyone in the room.
 func (r *room) broadcast(s Signal) {
-	r.mu.Lock()
-	members := make([]*Participant, 0, len(r.members))
-	for _, m := range r.members {
-		members = append(members, m)
-	}
-	r.mu.Unlock()
-	for _, m := range members {
+	for _, m := range r.others(nil) {
 		m.send(s)
 	}
+}
+
+// others returns the room's members but except (which may be nil), as a
+// copy taken under the lock, so callers can act on them without it.
+func (r *room) others(except *Participant) []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Participant, 0, len(r.members))
+	for _, m := range r.members {
+		if m != except {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // member returns a participant of the room by id.
@@ -77,15 +85,7 @@ func (p *Participant) SetMuted(targetID string, muted bool) error {
 
 // MuteAll mutes everyone in the room but the caller.
 func (p *Participant) MuteAll() {
-	p.r.mu.Lock()
-	var others []*Participant
-	for _, m := range p.r.members {
-		if m != p {
-			others = append(others, m)
-		}
-	}
-	p.r.mu.Unlock()
-	for _, m := range others {
+	for _, m := range p.r.others(p) {
 		m.muted.Store(true)
 		p.r.broadcast(Signal{Kind: SignalUpdated, Data: map[string]any{"participant": m.state()}})
 	}

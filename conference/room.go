@@ -145,13 +145,7 @@ func (r *room) leave(p *Participant) {
 
 // closeAll ends the room for everyone (shutdown).
 func (r *room) closeAll() {
-	r.mu.Lock()
-	members := make([]*Participant, 0, len(r.members))
-	for _, m := range r.members {
-		members = append(members, m)
-	}
-	r.mu.Unlock()
-	for _, m := range members {
+	for _, m := range r.others(nil) {
 		m.send(Signal{Kind: SignalEnded, Data: map[string]any{}})
 		m.Leave()
 	}

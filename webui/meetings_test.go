@@ -175,40 +175,8 @@ func TestMeetingForwardsMedia(t *testing.T) {
 		t.Fatalf("host sees %d others, want 1 (the guest)", len(others))
 	}
 
-	pub := host.newPC()
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "cam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pub.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pub.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := host.request(TypeWebRTCOffer, map[string]any{"sdp": localSDP(t, pub, offer)})
-	if res["success"] != true {
-		t.Fatalf("publish offer: %v", res)
-	}
-	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res["result"].(map[string]any)["sdp"].(string)}); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
+	stop := publishVP8(t, host)
 	defer close(stop)
-	go func() {
-		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01} // starts like a VP8 keyframe
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = track.WriteSample(media.Sample{Data: frame, Duration: 20 * time.Millisecond})
-			}
-		}
-	}()
 
 	// The guest is told the host joined, then offered the host's track.
 	deadline := time.After(15 * time.Second)
