@@ -34,12 +34,15 @@ func TestMeetingInBrowsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := admin.Call(ctx, "users.create", map[string]any{"username": "clerk", "display_name": "李文书 Clerk", "role": "official", "password": "clerk-password-1"}, nil); err != nil {
-		t.Fatal(err)
+	for _, u := range []struct{ name, display string }{{"clerk", "李文书 Clerk"}, {"deputy", "王副主任 Deputy"}} {
+		if err := admin.Call(ctx, "users.create", map[string]any{"username": u.name, "display_name": u.display, "role": "official", "password": u.name + "-password-1"}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	host := newTab(t, browser, "host")
 	guest := newTab(t, browser, "guest")
+	third := newTab(t, browser, "third")
 	var room string
 	step(t, "the host creates a meeting and joins it", func(t *testing.T) {
 		host.login(t, d.URL+"/#/meetings", "admin", d.AdminPassword)
@@ -76,6 +79,17 @@ func TestMeetingInBrowsers(t *testing.T) {
 		t.Logf("join click to first remote frame: %v", joinToFrame)
 	})
 
+	step(t, "a third joins: everyone decodes the other two, then the third leaves", func(t *testing.T) {
+		third.login(t, d.URL+"/#/meeting/"+room, "deputy", "deputy-password-1")
+		twoDecoding := `(() => { const vs = [...document.querySelectorAll('[data-testid=remote-video]')]; return vs.length === 2 && vs.every(v => v.getVideoPlaybackQuality().totalVideoFrames > 10); })()`
+		for _, tb := range []*tab{host, guest, third} {
+			tb.poll(t, "video from both others decodes", twoDecoding)
+		}
+		third.shot(t, shots, "12b-meeting-three")
+		third.do(t, "leave", chromedp.Click(chromedp.CSS(`[data-testid=meeting-leave]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table]`)))
+		host.poll(t, "back to one remote tile", `document.querySelectorAll('[data-testid=participant-tile]').length === 1`)
+	})
+
 	step(t, "chat reaches the other participant", func(t *testing.T) {
 		host.do(t, "send a message",
 			chromedp.SendKeys(chromedp.CSS(`[data-testid=chat-input]`), "请看预算表 please see the budget"),
@@ -106,4 +120,5 @@ func TestMeetingInBrowsers(t *testing.T) {
 	})
 	host.checkProblems(t)
 	guest.checkProblems(t)
+	third.checkProblems(t)
 }
