@@ -54,7 +54,11 @@ func TestMeetingInBrowsers(t *testing.T) {
 		)
 		room = evalAs[string](t, host, `document.querySelector('[data-testid=meetings-table] tr[data-room]').dataset.room`)
 		host.shot(t, shots, "10-meetings")
-		host.do(t, "join", chromedp.Click(chromedp.CSS(`[data-testid=meetings-table] tr[data-room] [data-testid=meeting-join]`)),
+		host.do(t, "open the meeting", chromedp.Click(chromedp.CSS(`[data-testid=meetings-table] tr[data-room] [data-testid=meeting-join]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)))
+		host.poll(t, "the pre-join preview plays and lists the devices", `(() => { const v = document.querySelector('[data-testid=prejoin-preview]'); return v.readyState >= 2 && document.querySelector('[data-testid=prejoin-camera]').options.length > 0 && document.querySelector('[data-testid=prejoin-mic]').options.length > 0; })()`)
+		host.shot(t, shots, "10b-prejoin")
+		host.do(t, "join", chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-leave]`)))
 		host.poll(t, "the self view plays", `(() => { const v = document.querySelector('[data-testid=self-view]'); return v && v.readyState >= 2; })()`)
 	})
@@ -63,13 +67,17 @@ func TestMeetingInBrowsers(t *testing.T) {
 	step(t, "a guest joins and both see and hear each other", func(t *testing.T) {
 		guest.login(t, d.URL+"/#/meetings", "clerk", "clerk-password-1")
 		guest.do(t, "see the meeting live", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"]`, room))))
+		guest.do(t, "open the meeting and choose a name", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-join]`, room))),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)),
+			chromedp.SetValue(chromedp.CSS(`[data-testid=prejoin-name]`), "李文书 (前台)"))
 		start := time.Now()
-		guest.do(t, "join", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-join]`, room))))
+		guest.do(t, "join", chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)))
 		decoding := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 10; })()`
 		guest.poll(t, "the host's video decodes in the guest's tab", `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 0; })()`)
 		joinToFrame = time.Since(start)
 		guest.poll(t, "the host's video keeps decoding", decoding)
 		host.poll(t, "the guest's video decodes in the host's tab", decoding)
+		host.poll(t, "the guest's tile shows the chosen name", `document.querySelector('[data-testid=participant-tile] .tile-name').textContent === "李文书 (前台)"`)
 		hasAudio := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && !!v.srcObject && v.srcObject.getAudioTracks().some(t => t.readyState === "live"); })()`
 		guest.poll(t, "the host's audio arrives", hasAudio)
 		host.poll(t, "the guest's audio arrives", hasAudio)
@@ -81,6 +89,7 @@ func TestMeetingInBrowsers(t *testing.T) {
 
 	step(t, "a third joins: everyone decodes the other two, then the third leaves", func(t *testing.T) {
 		third.login(t, d.URL+"/#/meeting/"+room, "deputy", "deputy-password-1")
+		third.do(t, "join", chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)), chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)))
 		twoDecoding := `(() => { const vs = [...document.querySelectorAll('[data-testid=remote-video]')]; return vs.length === 2 && vs.every(v => v.getVideoPlaybackQuality().totalVideoFrames > 10); })()`
 		for _, tb := range []*tab{host, guest, third} {
 			tb.poll(t, "video from both others decodes", twoDecoding)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -69,7 +71,13 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 		return reply{}, err
 	}
 	sess := c.session()
-	name := sess.User.DisplayName
+	name := strings.TrimSpace(p.Name)
+	if utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name) {
+		return reply{}, apiErrorf(CodeInvalidParams, "name must be at most 64 characters")
+	}
+	if name == "" {
+		name = sess.User.DisplayName
+	}
 	if name == "" {
 		name = sess.User.Username
 	}
@@ -314,7 +322,7 @@ func (c *conn) handleConferenceLock(_ context.Context, req request) (reply, erro
 // handleConferenceEnd ends a meeting: its host may, from inside or not,
 // and so may any admin.
 func (c *conn) handleConferenceEnd(ctx context.Context, req request) (reply, error) {
-	var p ConferenceJoinParams
+	var p RoomParams
 	if err := req.decode(&p); err != nil {
 		return reply{}, err
 	}

@@ -173,7 +173,7 @@ var Messages = []MessageSpec{
 	{TypeConferenceMuteAll, meeters, nil, struct{}{}, true, "Host: mute everyone else."},
 	{TypeConferenceRemove, meeters, ParticipantParams{}, struct{}{}, true, "Host: remove a participant. They get `removed`, then are disconnected."},
 	{TypeConferenceLock, meeters, LockParams{}, struct{}{}, true, "Host: lock or unlock the meeting. While locked only hosts can join."},
-	{TypeConferenceEnd, meeters, ConferenceJoinParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
+	{TypeConferenceEnd, meeters, RoomParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
 	{TypeConferenceChat, meeters, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
 	{TypeConferenceHand, meeters, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
 	{TypeConferenceRejoin, meeters, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
@@ -371,8 +371,15 @@ type MeetingsResult struct {
 	Meetings []conference.Meeting `json:"meetings"`
 }
 
-// ConferenceJoinParams are the params of conference.join.
+// ConferenceJoinParams are the params of conference.join. Name, when
+// given, is shown on your tile instead of your display name.
 type ConferenceJoinParams struct {
+	Room string `json:"room"`
+	Name string `json:"name,omitempty"`
+}
+
+// RoomParams name a meeting by its room number.
+type RoomParams struct {
 	Room string `json:"room"`
 }
 

@@ -101,11 +101,12 @@ export class MeetingConnection {
   /**
    * join enters the meeting and publishes local (may be null: receive only).
    * @param {MediaStream | null} local
+   * @param {string} [name] shown on your tile; default your display name.
    * @returns {Promise<JoinResult>}
    */
-  async join(local) {
+  async join(local, name = "") {
     this.#local = local;
-    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_JOIN, { room: this.#room }));
+    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_JOIN, name ? { room: this.#room, name } : { room: this.#room }));
     this.#id = res.participant_id;
     this.#ice = res.ice_servers ?? [];
     this.#sub = new RTCPeerConnection({ iceServers: this.#ice });

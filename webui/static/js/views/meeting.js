@@ -164,7 +164,7 @@ export function mountMeeting(ctx) {
   }
 
   function renderCount() {
-    count.textContent = i18n.t("meeting.people", { n: String(tiles.size + 1) });
+    count.textContent = conn.id ? i18n.t("meeting.people", { n: String(tiles.size + 1) }) : "";
   }
 
   function renderHeading() {
@@ -345,16 +345,80 @@ export function mountMeeting(ctx) {
   };
   window.addEventListener("pagehide", onPageHide);
 
-  async function start() {
-    renderHeading();
+  // The pre-join screen: camera and microphone choice with a preview,
+  // and the name to show.
+  const preview = h("video", { testid: "prejoin-preview", attrs: { autoplay: true, playsinline: true, muted: true } });
+  preview.muted = true;
+  const camSelect = h("select", { testid: "prejoin-camera" });
+  const micSelect = h("select", { testid: "prejoin-mic" });
+  const nameInput = h("input", { testid: "prejoin-name", attrs: { maxlength: 64 } });
+  nameInput.value = ctx.session.user.display_name || ctx.session.user.username;
+  const joinBtn = h("button", { class: "btn btn-primary", testid: "prejoin-join", i18n: "meetings.join", attrs: { type: "submit" } });
+  const field = (/** @type {string} */ key, /** @type {HTMLElement} */ control) => h("label", { class: "field" }, h("span", { class: "field-label", i18n: key }), control);
+  const prejoinForm = h(
+    "form",
+    { class: "prejoin-form" },
+    field("meeting.your_name", nameInput),
+    field("meeting.camera", camSelect),
+    field("meeting.microphone", micSelect),
+    joinBtn,
+  );
+  const prejoin = h("section", { class: "card prejoin", testid: "prejoin" }, h("div", { class: "tile prejoin-preview" }, preview), prejoinForm);
+  const body = /** @type {HTMLElement} */ (el.querySelector(".meeting-body"));
+  body.hidden = true;
+  el.insertBefore(prejoin, body);
+
+  /**
+   * openDevices (re)opens the camera and microphone chosen in the selects.
+   */
+  async function openDevices() {
+    for (const t of local?.getTracks() ?? []) t.stop();
+    const video = camSelect.value ? { deviceId: { exact: camSelect.value }, width: 640, height: 360 } : { width: 640, height: 360 };
+    const audio = micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
     try {
-      local = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
-      selfVideo.srcObject = local;
+      local = await navigator.mediaDevices.getUserMedia({ video, audio });
     } catch {
+      local = null;
       notices.show(() => i18n.t("meeting.no_media"), "info");
     }
+    preview.srcObject = local;
+    selfVideo.srcObject = local;
+  }
+
+  async function listDevices() {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    /**
+     * @param {HTMLSelectElement} sel
+     * @param {string} kind
+     * @param {MediaStreamTrack | undefined} current
+     */
+    const fill = (sel, kind, current) => {
+      const list = devices.filter((d) => d.kind === kind);
+      sel.replaceChildren(...list.map((d, i) => h("option", { text: d.label || `${kind} ${i + 1}`, attrs: { value: d.deviceId } })));
+      const id = current?.getSettings().deviceId;
+      if (id) sel.value = id;
+      sel.disabled = list.length === 0;
+    };
+    fill(camSelect, "videoinput", local?.getVideoTracks()[0]);
+    fill(micSelect, "audioinput", local?.getAudioTracks()[0]);
+  }
+
+  camSelect.addEventListener("change", () => void openDevices());
+  micSelect.addEventListener("change", () => void openDevices());
+  prejoinForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    joinBtn.disabled = true;
+    prejoin.remove();
+    body.hidden = false;
+    void join(nameInput.value.trim());
+  });
+
+  /**
+   * @param {string} name
+   */
+  async function join(name) {
     try {
-      const res = await conn.join(local);
+      const res = await conn.join(local, name);
       if (gone) return;
       isHost = res.host;
       muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = !isHost;
@@ -369,7 +433,10 @@ export function mountMeeting(ctx) {
       finish(() => errorText(i18n, err), false);
     }
   }
-  void start();
+
+  renderHeading();
+  state.dataset.i18n = "";
+  void openDevices().then(listDevices).catch(() => {});
 
   return {
     el,
