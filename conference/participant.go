@@ -33,6 +33,9 @@ type Participant struct {
 	restart      bool       // the next offer restarts ICE
 	senders      map[*forwardTrack]*webrtc.RTPSender
 
+	streamMu sync.Mutex
+	streams  map[string]string // client stream id -> forwarded stream id
+
 	connected atomic.Bool
 	muted     atomic.Bool // set by a host: audio is not forwarded
 	hand      atomic.Bool
@@ -134,7 +137,7 @@ func (p *Participant) watchICE(timeout time.Duration) {
 
 // onTrack starts forwarding a track the client published.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.id)
+	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.streamFor(remote.StreamID()))
 	if err != nil {
 		p.r.s.log.Error("forward track", "participant", p.id, "err", err)
 		return
@@ -144,8 +147,31 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		t.levelID = extensionID(recv.GetParameters().HeaderExtensions, audioLevelURI)
 	}
 	go drainRTCP(recv)
-	go t.forward()
 	p.r.publish(t)
+	go func() {
+		t.forward()
+		p.r.unpublish(t) // the client stopped sending it (screen share ended)
+	}()
+}
+
+// streamFor maps the client's stream ids to forwarded ones: the first
+// stream (camera and microphone) becomes the participant's id, and every
+// later one (a screen share) the participant's id, a slash and a number.
+func (p *Participant) streamFor(remote string) string {
+	p.streamMu.Lock()
+	defer p.streamMu.Unlock()
+	if p.streams == nil {
+		p.streams = map[string]string{}
+	}
+	if id, ok := p.streams[remote]; ok {
+		return id
+	}
+	id := p.id
+	if n := len(p.streams); n > 0 {
+		id = fmt.Sprintf("%s/%d", p.id, n+1)
+	}
+	p.streams[remote] = id
+	return id
 }
 
 // PublishOffer takes the client's offer for the publish connection and

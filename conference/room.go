@@ -3,6 +3,7 @@ package conference
 import (
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,6 +103,21 @@ func (r *room) publish(t *forwardTrack) {
 	r.mu.Unlock()
 	for _, m := range subs {
 		m.subscribe(t)
+	}
+}
+
+// unpublish stops forwarding a track whose publisher stopped sending it.
+func (r *room) unpublish(t *forwardTrack) {
+	r.mu.Lock()
+	i := slices.Index(r.tracks, t)
+	if i < 0 {
+		r.mu.Unlock()
+		return
+	}
+	r.tracks = slices.Delete(r.tracks, i, i+1)
+	r.mu.Unlock()
+	for _, m := range r.others(t.owner) {
+		m.unsubscribe(t)
 	}
 }
 

@@ -94,7 +94,14 @@ func TestMeetingInBrowsers(t *testing.T) {
 		for _, tb := range []*tab{host, guest, third} {
 			tb.poll(t, "video from both others decodes", twoDecoding)
 		}
+		// The host shares a screen; both others see it, then it stops.
+		host.do(t, "share the screen", chromedp.Click(chromedp.CSS(`[data-testid=meeting-share]`)))
+		screenDecoding := `(() => { const v = document.querySelector('[data-testid=screen-video]'); return !!v && v.getVideoPlaybackQuality().totalVideoFrames > 5; })()`
+		guest.poll(t, "the host's screen decodes", screenDecoding)
+		third.poll(t, "the host's screen decodes", screenDecoding)
 		third.shot(t, shots, "12b-meeting-three")
+		host.do(t, "stop sharing", chromedp.Click(chromedp.CSS(`[data-testid=meeting-share]`)))
+		guest.poll(t, "the screen tile goes away", `!document.querySelector('[data-testid=screen-tile]')`)
 		third.do(t, "leave", chromedp.Click(chromedp.CSS(`[data-testid=meeting-leave]`)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table]`)))
 		host.poll(t, "back to one remote tile", `document.querySelectorAll('[data-testid=participant-tile]').length === 1`)
 	})

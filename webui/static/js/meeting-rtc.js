@@ -82,7 +82,7 @@ export class MeetingConnection {
    * @param {ConsoleClient} opts.client
    * @param {string} opts.room
    * @param {(ev: ConsoleEvent) => void} opts.onEvent room events other than offers.
-   * @param {(track: MediaStreamTrack, participantId: string) => void} opts.onTrack
+   * @param {(track: MediaStreamTrack, stream: MediaStream) => void} opts.onTrack gets each forwarded track; the stream id is the publisher's participant id, plus "/N" for their screen shares.
    * @param {() => void} opts.onLost the websocket dropped; call rejoin once it is back.
    */
   constructor(opts) {
@@ -112,16 +112,53 @@ export class MeetingConnection {
     this.#sub = new RTCPeerConnection({ iceServers: this.#ice });
     this.#sub.ontrack = (ev) => {
       const stream = ev.streams[0];
-      if (stream) this.#onTrack(ev.track, stream.id);
+      if (stream) this.#onTrack(ev.track, stream);
     };
     if (local && local.getTracks().length > 0) {
-      this.#pub = new RTCPeerConnection({ iceServers: this.#ice });
+      const pub = this.#publisher();
       for (const track of local.getTracks()) {
-        this.#pub.addTransceiver(track, { direction: "sendonly", streams: [local] });
+        pub.addTransceiver(track, { direction: "sendonly", streams: [local] });
       }
       await this.#publishOffer(false);
     }
     return res;
+  }
+
+  /** @returns {RTCPeerConnection} the publish connection, made on first use. */
+  #publisher() {
+    this.#pub ??= new RTCPeerConnection({ iceServers: this.#ice });
+    return this.#pub;
+  }
+
+  /** @type {RTCRtpSender | null} */
+  #screen = null;
+
+  /**
+   * shareScreen asks the browser for a screen and publishes it as a second
+   * stream. onEnded is called when the sharing stops from the browser's
+   * own controls.
+   * @param {() => void} onEnded
+   * @returns {Promise<MediaStream>}
+   */
+  async shareScreen(onEnded) {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    const track = stream.getVideoTracks()[0];
+    this.#screen = this.#publisher().addTrack(track, stream);
+    track.addEventListener("ended", () => {
+      void this.stopScreen().finally(onEnded);
+    });
+    await this.#publishOffer(false);
+    return stream;
+  }
+
+  /** stopScreen stops sharing the screen. */
+  async stopScreen() {
+    const sender = this.#screen;
+    if (!sender || !this.#pub || this.#left) return;
+    this.#screen = null;
+    sender.track?.stop();
+    this.#pub.removeTrack(sender);
+    await this.#publishOffer(false);
   }
 
   /**
@@ -157,7 +194,20 @@ export class MeetingConnection {
   /**
    * @param {boolean} restart
    */
-  async #publishOffer(restart) {
+  #publishOffer(restart) {
+    // One publish negotiation at a time.
+    const next = this.#pubQueue.then(() => this.#negotiatePublish(restart));
+    this.#pubQueue = next.catch(() => {});
+    return next;
+  }
+
+  /** @type {Promise<void>} */
+  #pubQueue = Promise.resolve();
+
+  /**
+   * @param {boolean} restart
+   */
+  async #negotiatePublish(restart) {
     const pub = /** @type {RTCPeerConnection} */ (this.#pub);
     const offer = await pub.createOffer({ iceRestart: restart });
     await pub.setLocalDescription(offer);

@@ -71,12 +71,13 @@ export function mountMeeting(ctx) {
 
   const micBtn = h("button", { class: "btn", testid: "meeting-mic", i18n: "meeting.mic_on", attrs: { type: "button" } });
   const camBtn = h("button", { class: "btn", testid: "meeting-cam", i18n: "meeting.cam_on", attrs: { type: "button" } });
+  const shareBtn = h("button", { class: "btn", testid: "meeting-share", i18n: "meeting.share", attrs: { type: "button" } });
   const handBtn = h("button", { class: "btn", testid: "meeting-hand", i18n: "meeting.hand", attrs: { type: "button" } });
   const leaveBtn = h("button", { class: "btn btn-danger", testid: "meeting-leave", i18n: "meeting.leave", attrs: { type: "button" } });
   const muteAllBtn = h("button", { class: "btn", testid: "meeting-mute-all", i18n: "meeting.mute_all", attrs: { type: "button", hidden: true } });
   const lockBtn = h("button", { class: "btn", testid: "meeting-lock", i18n: "meeting.lock", attrs: { type: "button", hidden: true } });
   const endBtn = h("button", { class: "btn btn-danger-quiet", testid: "meeting-end", i18n: "meeting.end", attrs: { type: "button", hidden: true } });
-  const bar = h("div", { class: "meeting-bar" }, micBtn, camBtn, handBtn, muteAllBtn, lockBtn, endBtn, leaveBtn);
+  const bar = h("div", { class: "meeting-bar" }, micBtn, camBtn, shareBtn, handBtn, muteAllBtn, lockBtn, endBtn, leaveBtn);
 
   const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
   const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
@@ -174,14 +175,47 @@ export function mountMeeting(ctx) {
 
   /**
    * @param {MediaStreamTrack} track
-   * @param {string} participantId
+   * @param {MediaStream} remote
    */
-  function onTrack(track, participantId) {
+  function onTrack(track, remote) {
+    const [participantId, screenNo] = remote.id.split("/");
+    if (screenNo) {
+      showScreen(participantId, remote);
+      return;
+    }
     const t = tiles.get(participantId) ?? tileFor({ id: participantId, name: "…" });
     trackOwner.set(track.id, participantId);
     t.stream.addTrack(track);
     track.addEventListener("ended", () => t.stream.removeTrack(track));
     void t.video.play().catch(() => {});
+  }
+
+  /** @type {Map<string, HTMLElement>} screen share tiles by stream id */
+  const screens = new Map();
+
+  /**
+   * showScreen shows a participant's shared screen in a wide tile of its
+   * own, until the stream has no tracks left.
+   * @param {string} participantId
+   * @param {MediaStream} remote
+   */
+  function showScreen(participantId, remote) {
+    if (screens.has(remote.id)) return;
+    const video = h("video", { testid: "screen-video", attrs: { autoplay: true, playsinline: true, muted: true } });
+    video.muted = true;
+    video.srcObject = remote;
+    const who = tiles.get(participantId)?.peer.name ?? "";
+    const label = h("div", { class: "tile-name", text: i18n.t("meeting.screen_of", { name: who }) });
+    const tile = h("div", { class: "tile tile-screen", testid: "screen-tile", data: { participant: participantId } }, video, label);
+    screens.set(remote.id, tile);
+    grid.prepend(tile);
+    remote.addEventListener("removetrack", () => {
+      if (remote.getTracks().length === 0) {
+        tile.remove();
+        screens.delete(remote.id);
+      }
+    });
+    void video.play().catch(() => {});
   }
 
   /**
@@ -283,6 +317,29 @@ export function mountMeeting(ctx) {
     track.enabled = !track.enabled;
     camBtn.dataset.i18n = track.enabled ? "meeting.cam_on" : "meeting.cam_off";
     i18n.translate(camBtn);
+  });
+  let sharing = false;
+  const shareLabel = () => {
+    shareBtn.dataset.i18n = sharing ? "meeting.stop_share" : "meeting.share";
+    i18n.translate(shareBtn);
+  };
+  shareBtn.addEventListener("click", async () => {
+    try {
+      if (sharing) {
+        sharing = false;
+        await conn.stopScreen();
+      } else {
+        await conn.shareScreen(() => {
+          sharing = false;
+          shareLabel();
+        });
+        sharing = true;
+      }
+    } catch (err) {
+      // Cancelling the browser's picker is not an error worth showing.
+      if (!(err instanceof DOMException && err.name === "NotAllowedError")) error.show(() => errorText(i18n, err));
+    }
+    shareLabel();
   });
   handBtn.addEventListener("click", () => {
     hand = !hand;
