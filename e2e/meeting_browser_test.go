@@ -134,6 +134,22 @@ func TestMeetingInBrowsers(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table]`)))
 		host.poll(t, "no participant tiles", `document.querySelectorAll('[data-testid=participant-tile]').length === 0`)
 	})
+
+	step(t, "an admin ends the meeting from the list; it disappears everywhere", func(t *testing.T) {
+		host.do(t, "leave", chromedp.Click(chromedp.CSS(`[data-testid=meeting-leave]`)),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-end-row]`, room))))
+		if n := evalAs[int](t, guest, `document.querySelectorAll('[data-testid=meeting-end-row]').length`); n != 0 {
+			t.Errorf("a guest who is not host sees %d end buttons", n)
+		}
+		host.do(t, "end it",
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-end-row]`, room))),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-dialog] button[value=ok]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid=confirm-dialog] button[value=ok]`)),
+		)
+		sel := fmt.Sprintf(`!document.querySelector('[data-testid=meetings-table] tr[data-room="%s"]')`, room)
+		host.poll(t, "the meeting is gone from the host's list", sel)
+		guest.poll(t, "the meeting is gone from the guest's list without a reload", sel)
+	})
 	host.checkProblems(t)
 	guest.checkProblems(t)
 	third.checkProblems(t)

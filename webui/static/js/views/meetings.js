@@ -3,7 +3,7 @@
 // meetings now, live from the "meetings" topic, each with a Join button.
 
 import { REQUEST_TYPES, TOPICS } from "../protocol.js";
-import { ErrorBox, errorText, h } from "../ui.js";
+import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
 /** @typedef {import("../app.js").View} View */
@@ -24,7 +24,25 @@ import { ErrorBox, errorText, h } from "../ui.js";
  * @returns {View}
  */
 export function mountMeetings(ctx) {
-  const { client, i18n, notices } = ctx;
+  const { client, i18n, notices, session } = ctx;
+
+  /**
+   * endButton lets an admin, or the meeting's host, end it from the list.
+   * @param {Meeting} m
+   */
+  function endButton(m) {
+    if (session.role !== "admin" && session.user.username !== m.host) return null;
+    const b = h("button", { class: "btn btn-small btn-danger-quiet", testid: "meeting-end-row", i18n: "meeting.end", attrs: { type: "button" } });
+    b.addEventListener("click", async () => {
+      if (!(await confirmDialog(i18n, i18n.t("meeting.end_confirm"), { danger: true }))) return;
+      try {
+        await client.request(REQUEST_TYPES.CONFERENCE_END, { room: m.room });
+      } catch (err) {
+        error.show(() => errorText(i18n, err));
+      }
+    });
+    return b;
+  }
   /** @type {Map<string, Meeting>} */
   const meetings = new Map();
   const error = new ErrorBox("meetings-error");
@@ -93,6 +111,8 @@ export function mountMeetings(ctx) {
           h(
             "td",
             { class: "col-actions" },
+            endButton(m),
+            " ",
             h("a", { class: "btn btn-primary btn-small", testid: "meeting-join", i18n: "meetings.join", attrs: { href: `#/meeting/${m.room}` } }),
           ),
         ),
