@@ -13,12 +13,98 @@ import (
 	"github.com/pion/rtp"
 )
 
+// benchPacket is the size of each synthetic packet: 1,100 bytes every 6 ms
+// is about 1.5 Mbit/s.
+const (
+	benchPacket   = 1100
+	benchInterval = 6 * time.Millisecond
+)
+
+// timestamped returns a sample that starts like a VP8 keyframe (0x10) and
+// carries its send time, and calls sent (may be nil) for each one.
+func timestamped(sent chan<- struct{}) func() []byte {
+	return func() []byte {
+		buf := make([]byte, benchPacket)
+		buf[0] = 0x10
+		binary.BigEndian.PutUint64(buf[1:9], uint64(time.Now().UnixNano()))
+		if sent != nil {
+			select {
+			case sent <- struct{}{}:
+			default:
+			}
+		}
+		return buf
+	}
+}
+
+// latencies records the publisher-to-subscriber delay of timestamped
+// packets while it is on.
+type latencies struct {
+	mu sync.Mutex
+	on bool
+	d  []time.Duration
+	ru syscall.Rusage
+}
+
+// onRTP is the subscribers' packet callback.
+func (l *latencies) onRTP(pkt *rtp.Packet) {
+	off := vp8DescriptorLen(pkt.Payload) // the descriptor, our 0x10, the time
+	if off == 0 || len(pkt.Payload) < off+9 {
+		return
+	}
+	d := time.Duration(time.Now().UnixNano() - int64(binary.BigEndian.Uint64(pkt.Payload[off+1:off+9])))
+	l.mu.Lock()
+	if l.on {
+		l.d = append(l.d, d)
+	}
+	l.mu.Unlock()
+}
+
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
+// start begins recording, and notes the process's CPU time.
+func (l *latencies) start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &l.ru)
+	l.on = true
+}
+
+// stop ends recording and returns the sorted delays and the CPU time used
+// since start.
+func (l *latencies) stop(b *testing.B) ([]time.Duration, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	l.on = false
+	if len(l.d) == 0 {
+		b.Fatal("nothing forwarded")
+	}
+	all := slices.Clone(l.d)
+	slices.Sort(all)
+	cpu := time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) - time.Duration(l.ru.Utime.Nano()+l.ru.Stime.Nano())
+	return all, cpu
+}
+
+// report adds the latency percentiles and CPU per packet to b.
+func report(b *testing.B, all []time.Duration, cpu time.Duration) {
+	b.ReportMetric(float64(all[len(all)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100])/1e6, "p99-ms")
+	b.ReportMetric(float64(cpu)/1e3/float64(len(all)), "cpu-us/pkt")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkForwardOneToN has one publisher send 1.5 Mbit/s of VP8-framed
-// RTP (1,100-byte packets every 6 ms) to N subscribers through the SFU,
-// all Go clients on loopback in this process. Each op is one packet
-// forwarded to all N. It reports forwarding latency (publisher's write to
-// subscriber's read, p50/p99), and the CPU time of the whole process
-// (SFU and clients together) per forwarded packet and per forwarded Mbit.
+// RTP to N subscribers through the SFU, all Go clients on loopback in this
+// process. Each op is one packet forwarded to all N. It reports forwarding
+// latency (publisher's write to subscriber's read, p50/p99), and the CPU
+// time of the whole process (SFU and clients together) per forwarded
+// packet and per forwarded Mbit.
 //
 //	go test ./conference -run '^$' -bench ForwardOneToN -benchtime 2000x
 func BenchmarkForwardOneToN(b *testing.B) {
@@ -28,96 +114,41 @@ func BenchmarkForwardOneToN(b *testing.B) {
 }
 
 func benchForward(b *testing.B, n int) {
-	const size = 1100
 	s := newTestService(b, Config{MaxParticipants: n + 1})
 	m, err := s.CreateMeeting(context.Background(), "bench", "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
 	api := testAPI(b)
-	var mu sync.Mutex
-	var lat []time.Duration
-	var got int
-	counting := false
-	onRTP := func(pkt *rtp.Packet) {
-		// The VP8 descriptor, then our 0x10, then the send time.
-		off := vp8DescriptorLen(pkt.Payload)
-		if off == 0 || len(pkt.Payload) < off+9 {
-			return
-		}
-		sent := int64(binary.BigEndian.Uint64(pkt.Payload[off+1 : off+9]))
-		d := time.Duration(time.Now().UnixNano() - sent)
-		mu.Lock()
-		if counting {
-			lat = append(lat, d)
-			got++
-		}
-		mu.Unlock()
-	}
+	var lat latencies
 	var subs []*client
 	for i := range n {
-		subs = append(subs, joinWith(b, s, api, m.Room, fmt.Sprintf("s%d", i), clientOpts{onRTP: onRTP}))
+		subs = append(subs, joinWith(b, s, api, m.Room, fmt.Sprintf("s%d", i), clientOpts{onRTP: lat.onRTP}))
 	}
 	sent := make(chan struct{}, 1024)
-	sample := func() []byte {
-		buf := make([]byte, size)
-		buf[0] = 0x10 // even first byte: looks like a keyframe start to the SFU
-		binary.BigEndian.PutUint64(buf[1:9], uint64(time.Now().UnixNano()))
-		select {
-		case sent <- struct{}{}:
-		default:
-		}
-		return buf
-	}
-	// Wait until every subscriber receives the publisher.
-	pub := joinWith(b, s, api, m.Room, "pub", clientOpts{publish: true, interval: 6 * time.Millisecond, sample: sample})
+	pub := joinWith(b, s, api, m.Room, "pub", clientOpts{publish: true, interval: benchInterval, sample: timestamped(sent)})
 	for _, c := range subs {
 		c.waitFrom(pub.p.ID())
 	}
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	mu.Lock()
-	counting = true
-	mu.Unlock()
+	lat.start()
 	b.ResetTimer()
 	for range b.N {
 		<-sent
 	}
-	// Let the last packets arrive, then stop counting.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		done := got >= b.N*n
-		mu.Unlock()
-		if done || time.Now().After(deadline) {
-			break
-		}
+	// Let the last packets arrive.
+	for deadline := time.Now().Add(5 * time.Second); lat.count() < b.N*n && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond) // waiting on network delivery
 	}
 	b.StopTimer()
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	mu.Lock()
-	counting = false
-	all := slices.Clone(lat)
-	mu.Unlock()
+	all, cpu := lat.stop(b)
 	pub.close()
 	for _, c := range subs {
 		c.close()
 	}
-	if len(all) == 0 {
-		b.Fatal("nothing forwarded")
-	}
-	slices.Sort(all)
-	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()) - time.Duration(ru0.Utime.Nano()+ru0.Stime.Nano())
-	fwd := float64(len(all))
-	mbit := fwd * size * 8 / 1e6
-	b.ReportMetric(float64(all[len(all)/2])/1e6, "p50-ms")
-	b.ReportMetric(float64(all[len(all)*99/100])/1e6, "p99-ms")
-	b.ReportMetric(float64(cpu)/1e3/fwd, "cpu-us/pkt")
+	report(b, all, cpu)
+	mbit := float64(len(all)) * benchPacket * 8 / 1e6
 	b.ReportMetric(cpu.Seconds()/mbit, "cpu-s/Mbit")
-	b.ReportMetric(100*fwd/float64(b.N*n), "delivered-%")
-	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(100*float64(len(all))/float64(b.N*n), "delivered-%")
 }
 
 // BenchmarkForwardMesh10 is scenario (a): a 10×10 meeting where every
@@ -126,44 +157,23 @@ func benchForward(b *testing.B, n int) {
 //
 //	go test ./conference -run '^$' -bench ForwardMesh10 -benchtime 1000x
 func BenchmarkForwardMesh10(b *testing.B) {
-	const n, size = 10, 1100
+	const n = 10
 	s := newTestService(b, Config{})
 	m, err := s.CreateMeeting(context.Background(), "bench", "mesh")
 	if err != nil {
 		b.Fatal(err)
 	}
 	api := testAPI(b)
-	var mu sync.Mutex
-	var lat []time.Duration
-	counting := false
-	onRTP := func(pkt *rtp.Packet) {
-		off := vp8DescriptorLen(pkt.Payload)
-		if off == 0 || len(pkt.Payload) < off+9 {
-			return
-		}
-		d := time.Duration(time.Now().UnixNano() - int64(binary.BigEndian.Uint64(pkt.Payload[off+1:off+9])))
-		mu.Lock()
-		if counting {
-			lat = append(lat, d)
-		}
-		mu.Unlock()
-	}
-	rounds := make(chan struct{}, 1024)
+	var lat latencies
+	rounds := make(chan struct{}, 1024) // publisher 0 paces the ops
 	var clients []*client
 	for i := range n {
-		sample := func() []byte {
-			buf := make([]byte, size)
-			buf[0] = 0x10
-			binary.BigEndian.PutUint64(buf[1:9], uint64(time.Now().UnixNano()))
-			if i == 0 { // publisher 0 paces the ops
-				select {
-				case rounds <- struct{}{}:
-				default:
-				}
-			}
-			return buf
+		var pace chan<- struct{}
+		if i == 0 {
+			pace = rounds
 		}
-		clients = append(clients, joinWith(b, s, api, m.Room, fmt.Sprintf("p%d", i), clientOpts{publish: true, interval: 6 * time.Millisecond, sample: sample, onRTP: onRTP}))
+		clients = append(clients, joinWith(b, s, api, m.Room, fmt.Sprintf("p%d", i),
+			clientOpts{publish: true, interval: benchInterval, sample: timestamped(pace), onRTP: lat.onRTP}))
 	}
 	for i, c := range clients {
 		var others []string
@@ -177,33 +187,16 @@ func BenchmarkForwardMesh10(b *testing.B) {
 	for len(rounds) > 0 {
 		<-rounds
 	}
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	mu.Lock()
-	counting = true
-	mu.Unlock()
+	lat.start()
 	b.ResetTimer()
 	for range b.N {
 		<-rounds
 	}
 	b.StopTimer()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	mu.Lock()
-	counting = false
-	all := slices.Clone(lat)
-	mu.Unlock()
+	all, cpu := lat.stop(b)
 	for _, c := range clients {
 		c.close()
 	}
-	if len(all) == 0 {
-		b.Fatal("nothing forwarded")
-	}
-	slices.Sort(all)
-	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()) - time.Duration(ru0.Utime.Nano()+ru0.Stime.Nano())
-	elapsed := time.Duration(b.N) * 6 * time.Millisecond
-	b.ReportMetric(float64(all[len(all)/2])/1e6, "p50-ms")
-	b.ReportMetric(float64(all[len(all)*99/100])/1e6, "p99-ms")
-	b.ReportMetric(float64(cpu)/1e3/float64(len(all)), "cpu-us/pkt")
-	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
-	b.ReportMetric(0, "ns/op")
+	report(b, all, cpu)
+	b.ReportMetric(cpu.Seconds()/(time.Duration(b.N)*benchInterval).Seconds(), "cores")
 }
