@@ -2,6 +2,8 @@ package conference
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,6 +33,19 @@ func (s *Service) left(p *Participant) {
 	if _, err := s.db.Exec(`UPDATE attendance SET left_at = ? WHERE participant_id = ? AND left_at IS NULL`, time.Now().UnixMilli(), p.id); err != nil {
 		s.log.Error("record leaving", "participant", p.id, "err", err)
 	}
+}
+
+// Host returns the host of a meeting, ended or not.
+func (s *Service) Host(ctx context.Context, roomNo string) (string, error) {
+	var host string
+	err := s.db.QueryRowContext(ctx, `SELECT host FROM meetings WHERE room = ?`, roomNo).Scan(&host)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNoMeeting
+	}
+	if err != nil {
+		return "", fmt.Errorf("meeting %s: %w", roomNo, err)
+	}
+	return host, nil
 }
 
 // AttendanceOf returns the attendance record of a meeting, in join order.

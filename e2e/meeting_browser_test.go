@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,8 +139,15 @@ func TestMeetingInBrowsers(t *testing.T) {
 	step(t, "an admin ends the meeting from the list; it disappears everywhere", func(t *testing.T) {
 		host.do(t, "leave", chromedp.Click(chromedp.CSS(`[data-testid=meeting-leave]`)),
 			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-end-row]`, room))))
-		if n := evalAs[int](t, guest, `document.querySelectorAll('[data-testid=meeting-end-row]').length`); n != 0 {
-			t.Errorf("a guest who is not host sees %d end buttons", n)
+		if n := evalAs[int](t, guest, `document.querySelectorAll('[data-testid=meeting-end-row], [data-testid=meeting-attendance]').length`); n != 0 {
+			t.Errorf("a guest who is not host sees %d end or attendance buttons", n)
+		}
+		// The host's export link serves the attendance of everyone who came.
+		csv := awaitAs[string](t, host, fmt.Sprintf(`fetch(document.querySelector('[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-attendance]').href).then(r => r.text())`, room))
+		for _, who := range []string{"admin", "clerk", "deputy"} {
+			if !strings.Contains(csv, ","+who+",") {
+				t.Errorf("attendance CSV does not list %s:\n%s", who, csv)
+			}
 		}
 		host.do(t, "end it",
 			chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-end-row]`, room))),
@@ -153,4 +161,16 @@ func TestMeetingInBrowsers(t *testing.T) {
 	host.checkProblems(t)
 	guest.checkProblems(t)
 	third.checkProblems(t)
+}
+
+// awaitAs evaluates a JavaScript expression that returns a promise.
+func awaitAs[T any](t *testing.T, tb *tab, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("tab %s: evaluate %s: %v", tb.name, expr, err)
+	}
+	return v
 }

@@ -2,7 +2,11 @@ package webui
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -523,4 +527,50 @@ func publishVP8(t *testing.T, p *peerClient) chan struct{} {
 		}
 	}()
 	return stop
+}
+
+func TestAttendanceCSV(t *testing.T) {
+	ts := newTestServer(t)
+	hostToken := ts.login(auth.RoleOfficial)
+	host := ts.connect(hostToken)
+	room := host.request(TypeConferenceCreate, map[string]any{"title": "Record"})["result"].(map[string]any)["meeting"].(map[string]any)["room"].(string)
+	host.request(TypeConferenceJoin, map[string]any{"room": room, "name": "=Chair 主持"})
+	host.request(TypeConferenceLeave, nil)
+
+	get := func(token, room string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, ts.base+"/api/meetings/"+room+"/attendance.csv", nil)
+		if token != "" {
+			req.AddCookie(&http.Cookie{Name: sessionCookie, Value: token})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := get(hostToken, room)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
+		t.Fatalf("host export: %d %s", resp.StatusCode, body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(body, "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[1][0] != "'=Chair 主持" || rows[1][1] != "u-official" || rows[1][4] == "" {
+		t.Fatalf("csv rows %q: want a header and one closed stay, the name defused", rows)
+	}
+	if resp, _ := get(ts.login(auth.RoleAdmin), room); resp.StatusCode != 200 {
+		t.Errorf("admin export: %d", resp.StatusCode)
+	}
+	if resp, _ := get(ts.login(auth.RoleFacilities), room); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("facilities export: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := get("", room); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no session: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := get(hostToken, "000000"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown room: %d, want 404", resp.StatusCode)
+	}
 }

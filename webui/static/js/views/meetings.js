@@ -27,11 +27,20 @@ export function mountMeetings(ctx) {
   const { client, i18n, notices, session } = ctx;
 
   /**
+   * canModerate: admins and the meeting's host may end it and export its
+   * attendance.
+   * @param {Meeting} m
+   */
+  function canModerate(m) {
+    return session.role === "admin" || session.user.username === m.host;
+  }
+
+  /**
    * endButton lets an admin, or the meeting's host, end it from the list.
    * @param {Meeting} m
    */
   function endButton(m) {
-    if (session.role !== "admin" && session.user.username !== m.host) return null;
+    if (!canModerate(m)) return null;
     const b = h("button", { class: "btn btn-small btn-danger-quiet", testid: "meeting-end-row", i18n: "meeting.end", attrs: { type: "button" } });
     b.addEventListener("click", async () => {
       if (!(await confirmDialog(i18n, i18n.t("meeting.end_confirm"), { danger: true }))) return;
@@ -111,6 +120,8 @@ export function mountMeetings(ctx) {
           h(
             "td",
             { class: "col-actions" },
+            canModerate(m) ? h("a", { class: "btn btn-small", testid: "meeting-attendance", i18n: "meetings.attendance", attrs: { href: `/api/meetings/${m.room}/attendance.csv`, download: `attendance-${m.room}.csv` } }) : null,
+            " ",
             endButton(m),
             " ",
             h("a", { class: "btn btn-primary btn-small", testid: "meeting-join", i18n: "meetings.join", attrs: { href: `#/meeting/${m.room}` } }),

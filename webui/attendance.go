@@ -1,0 +1,83 @@
+package webui
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"time"
+
+	"civic/conference"
+	"civic/internal/auth"
+)
+
+// Attendance is what the CSV export needs from the meetings module.
+type Attendance interface {
+	Host(ctx context.Context, room string) (string, error)
+	AttendanceOf(ctx context.Context, room string) ([]conference.Attendance, error)
+}
+
+// handleAttendanceCSV is GET /api/meetings/{room}/attendance.csv: who
+// attended, from where, and when, for the meeting's host and for admins.
+// It authenticates with the session cookie, like the console.
+func (s *Server) handleAttendanceCSV(w http.ResponseWriter, r *http.Request) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
+		return
+	}
+	sess, err := s.deps.Auth.Authenticate(r.Context(), ck.Value)
+	if err != nil {
+		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
+		return
+	}
+	att, ok := s.deps.Conference.(Attendance)
+	if s.deps.Conference == nil || !ok {
+		writeAPIError(w, http.StatusServiceUnavailable, CodeUnavailable, "meetings are not running on this server")
+		return
+	}
+	room := r.PathValue("room")
+	host, err := att.Host(r.Context(), room)
+	if errors.Is(err, conference.ErrNoMeeting) {
+		writeAPIError(w, http.StatusNotFound, CodeNotFound, "there is no meeting with that room number")
+		return
+	}
+	if err != nil {
+		s.log.Error("attendance export", "room", room, "err", err)
+		writeAPIError(w, http.StatusInternalServerError, CodeInternal, "the server could not read the attendance")
+		return
+	}
+	if sess.User.Role != auth.RoleAdmin && sess.User.Username != host {
+		writeAPIError(w, http.StatusForbidden, CodeNotAllowed, "only the meeting's host or an admin can export its attendance")
+		return
+	}
+	rows, err := att.AttendanceOf(r.Context(), room)
+	if err != nil {
+		s.log.Error("attendance export", "room", room, "err", err)
+		writeAPIError(w, http.StatusInternalServerError, CodeInternal, "the server could not read the attendance")
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="attendance-`+room+`.csv"`)
+	// A UTF-8 byte order mark, so spreadsheet programs read Chinese names.
+	_, _ = w.Write([]byte("\ufeff"))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"name", "user", "source", "joined", "left", "duration"})
+	for _, a := range rows {
+		left, stay := "", ""
+		if !a.LeftAt.IsZero() {
+			left = a.LeftAt.Format(time.RFC3339)
+			stay = a.LeftAt.Sub(a.JoinedAt).Round(time.Second).String()
+		}
+		_ = cw.Write([]string{csvSafe(a.Name), a.User, a.Source, a.JoinedAt.Format(time.RFC3339), left, stay})
+	}
+	cw.Flush()
+}
+
+// csvSafe keeps a cell from being read as a formula by spreadsheets.
+func csvSafe(s string) string {
+	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+		return "'" + s
+	}
+	return s
+}
