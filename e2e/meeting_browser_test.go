@@ -79,6 +79,7 @@ func TestMeetingInBrowsers(t *testing.T) {
 		guest.poll(t, "the host's video keeps decoding", decoding)
 		host.poll(t, "the guest's video decodes in the host's tab", decoding)
 		host.poll(t, "the guest's tile shows the chosen name", `document.querySelector('[data-testid=participant-tile] .tile-name').textContent === "李文书 (前台)"`)
+		host.poll(t, "the participants list names both", `(() => { const t = document.querySelector('[data-testid=participants]').textContent; return t.includes("李文书 (前台)") && t.includes("Administrator"); })()`)
 		hasAudio := `(() => { const v = document.querySelector('[data-testid=remote-video]'); return !!v && !!v.srcObject && v.srcObject.getAudioTracks().some(t => t.readyState === "live"); })()`
 		guest.poll(t, "the host's audio arrives", hasAudio)
 		host.poll(t, "the guest's audio arrives", hasAudio)

@@ -82,7 +82,16 @@ export function mountMeeting(ctx) {
   const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
   const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
   const chatForm = h("form", { class: "chat-form" }, chatInput, h("button", { class: "btn btn-small", testid: "chat-send", i18n: "meeting.send", attrs: { type: "submit" } }));
-  const side = h("aside", { class: "meeting-side card" }, h("h2", { class: "card-title", i18n: "meeting.chat" }), chatLog, chatForm);
+  const people = h("ul", { class: "people", testid: "participants" });
+  const side = h(
+    "aside",
+    { class: "meeting-side card" },
+    h("h2", { class: "card-title", i18n: "meeting.participants" }),
+    people,
+    h("h2", { class: "card-title", i18n: "meeting.chat" }),
+    chatLog,
+    chatForm,
+  );
 
   const el = h(
     "div",
@@ -166,6 +175,26 @@ export function mountMeeting(ctx) {
 
   function renderCount() {
     count.textContent = conn.id ? i18n.t("meeting.people", { n: String(tiles.size + 1) }) : "";
+    renderPeople();
+  }
+
+  /** renderPeople lists everyone, you first, with muted and hand marks. */
+  function renderPeople() {
+    /**
+     * @param {string} name
+     * @param {boolean} muted
+     * @param {boolean} raised
+     */
+    const row = (name, muted, raised) =>
+      h(
+        "li",
+        { class: "person" },
+        h("span", { class: "person-name", text: name }),
+        raised ? h("span", { class: "tag tag-hand", text: "✋" }) : null,
+        muted ? h("span", { class: "tag", text: i18n.t("meeting.muted") }) : null,
+      );
+    const me = `${nameInput.value.trim() || ctx.session.user.username} (${i18n.t("meeting.you")})`;
+    people.replaceChildren(row(me, selfMuted, hand), ...[...tiles.values()].map((t) => row(t.peer.name, Boolean(t.peer.muted), Boolean(t.peer.hand))));
   }
 
   function renderHeading() {
@@ -241,6 +270,7 @@ export function mountMeeting(ctx) {
         if (p.id === conn.id) {
           selfMuted = Boolean(p.muted);
           selfBadge.hidden = !selfMuted;
+          renderPeople();
           if (selfMuted) notices.show(() => i18n.t("meeting.muted_by_host"), "info");
           break;
         }
@@ -345,6 +375,7 @@ export function mountMeeting(ctx) {
     hand = !hand;
     handBtn.dataset.i18n = hand ? "meeting.hand_down" : "meeting.hand";
     i18n.translate(handBtn);
+    renderPeople();
     void act(REQUEST_TYPES.CONFERENCE_HAND, { raised: hand });
   });
   muteAllBtn.addEventListener("click", () => act(REQUEST_TYPES.CONFERENCE_MUTE_ALL, {}));
