@@ -25,8 +25,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/crypto/bcrypt"
 
 	"civic/internal/events"
 	"civic/internal/rtc"
@@ -50,6 +52,8 @@ type Meeting struct {
 	Host         string    `json:"host"`
 	CreatedAt    time.Time `json:"created_at"`
 	Participants int       `json:"participants"`
+	// Passcode is true when joining asks for the meeting's passcode.
+	Passcode bool `json:"passcode"`
 }
 
 // Config bounds a meeting.
@@ -105,6 +109,8 @@ type Service struct {
 	mu     sync.Mutex
 	rooms  map[string]*room
 	closed bool
+
+	passcodes passcodeGuard
 }
 
 // New returns the conference service. bus may be nil.
@@ -143,10 +149,24 @@ func (s *Service) Shutdown(ctx context.Context) error {
 }
 
 // CreateMeeting stores a new meeting with a fresh 6-digit room number.
-func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meeting, error) {
+//
+// passcode, when not empty (4-16 characters), must be given to join by
+// everyone but the meeting's hosts; it is stored as a bcrypt hash.
+func (s *Service) CreateMeeting(ctx context.Context, host, title, passcode string) (Meeting, error) {
 	title = strings.TrimSpace(title)
 	if title == "" || len(title) > 120 {
 		return Meeting{}, fmt.Errorf("%w: title must be 1-120 characters", ErrInvalid)
+	}
+	hash := ""
+	if passcode != "" {
+		if n := utf8.RuneCountInString(passcode); n < 4 || n > 16 {
+			return Meeting{}, fmt.Errorf("%w: a passcode must be 4-16 characters", ErrInvalid)
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(passcode), bcrypt.DefaultCost)
+		if err != nil {
+			return Meeting{}, fmt.Errorf("passcode: %w", err)
+		}
+		hash = string(h)
 	}
 	now := time.Now()
 	for range 10 {
@@ -155,7 +175,7 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meetin
 			return Meeting{}, fmt.Errorf("room number: %w", err)
 		}
 		room := fmt.Sprintf("%06d", 100000+n.Int64())
-		res, err := s.db.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at) VALUES (?, ?, ?, ?)`, room, title, host, now.UnixMilli())
+		res, err := s.db.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at, passcode_hash) VALUES (?, ?, ?, ?, ?)`, room, title, host, now.UnixMilli(), hash)
 		if err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				continue
@@ -163,7 +183,7 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meetin
 			return Meeting{}, fmt.Errorf("create meeting: %w", err)
 		}
 		id, _ := res.LastInsertId()
-		m := Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli())}
+		m := Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli()), Passcode: hash != ""}
 		s.publish(MeetingEvent{Kind: KindMeetingCreated, Meeting: m})
 		return m, nil
 	}
@@ -172,7 +192,7 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title string) (Meetin
 
 // ListMeetings returns the meetings that have not ended, newest first.
 func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at, passcode_hash != '' FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
 	if err != nil {
 		return nil, fmt.Errorf("list meetings: %w", err)
 	}
@@ -181,7 +201,7 @@ func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
 	for rows.Next() {
 		var m Meeting
 		var created int64
-		if err := rows.Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &m.Passcode); err != nil {
 			return nil, fmt.Errorf("list meetings: %w", err)
 		}
 		m.CreatedAt = time.UnixMilli(created)
@@ -192,22 +212,31 @@ func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
 }
 
 func (s *Service) meeting(ctx context.Context, roomNo string) (Meeting, error) {
+	m, _, err := s.meetingWithPasscode(ctx, roomNo)
+	return m, err
+}
+
+// meetingWithPasscode returns a meeting that has not ended and its
+// passcode hash ("" when it has none).
+func (s *Service) meetingWithPasscode(ctx context.Context, roomNo string) (Meeting, string, error) {
 	var m Meeting
 	var created int64
 	var ended sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at FROM meetings WHERE room = ?`, roomNo).
-		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended)
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at, passcode_hash FROM meetings WHERE room = ?`, roomNo).
+		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Meeting{}, ErrNoMeeting
+		return Meeting{}, "", ErrNoMeeting
 	}
 	if err != nil {
-		return Meeting{}, fmt.Errorf("meeting %s: %w", roomNo, err)
+		return Meeting{}, "", fmt.Errorf("meeting %s: %w", roomNo, err)
 	}
 	if ended.Valid {
-		return Meeting{}, ErrEnded
+		return Meeting{}, "", ErrEnded
 	}
 	m.CreatedAt = time.UnixMilli(created)
-	return m, nil
+	m.Passcode = hash != ""
+	return m, hash, nil
 }
 
 func (s *Service) count(roomNo string) int {
@@ -226,6 +255,8 @@ type Identity struct {
 	User   string // console username, for the record
 	Source string // the client's address, for the record
 	Host   bool   // may moderate, and may join a locked meeting
+	// Passcode is what the joiner typed, for a meeting that has one.
+	Passcode string
 }
 
 // Signal is a message from the SFU to one participant's client: an offer
@@ -257,12 +288,17 @@ type PeerInfo struct {
 // Join adds a participant to the live room of a meeting. signal is called
 // from one goroutine per participant, in order.
 func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal func(Signal)) (*Participant, Meeting, []PeerInfo, error) {
-	m, err := s.meeting(ctx, roomNo)
+	m, hash, err := s.meetingWithPasscode(ctx, roomNo)
 	if err != nil {
 		return nil, Meeting{}, nil, err
 	}
 	if who.User != "" && who.User == m.Host {
 		who.Host = true
+	}
+	if hash != "" && !who.Host {
+		if err := s.checkPasscode(roomNo, who.User, hash, who.Passcode); err != nil {
+			return nil, Meeting{}, nil, err
+		}
 	}
 	for {
 		s.mu.Lock()

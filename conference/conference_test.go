@@ -2,6 +2,7 @@ package conference
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"log/slog"
 	"os"
@@ -212,7 +213,7 @@ func openFDs(t *testing.T) int {
 // is complete and goroutines and file descriptors are back to baseline.
 func TestThreeParticipantsThenNoLeaks(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, err := s.CreateMeeting(context.Background(), "host", "Three")
+	m, err := s.CreateMeeting(context.Background(), "host", "Three", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestThreeParticipantsThenNoLeaks(t *testing.T) {
 // TestParticipantThatNeverConnectsIsRemoved joins without ever doing ICE.
 func TestParticipantThatNeverConnectsIsRemoved(t *testing.T) {
 	s := newTestService(t, Config{ICETimeout: 200 * time.Millisecond})
-	m, err := s.CreateMeeting(context.Background(), "host", "Timeout")
+	m, err := s.CreateMeeting(context.Background(), "host", "Timeout", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestJoinErrors(t *testing.T) {
 	if _, _, _, err := s.Join(context.Background(), "999999", Identity{}, func(Signal) {}); err != ErrNoMeeting {
 		t.Errorf("unknown room: %v, want ErrNoMeeting", err)
 	}
-	m, _ := s.CreateMeeting(context.Background(), "host", "Small")
+	m, _ := s.CreateMeeting(context.Background(), "host", "Small", "")
 	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "one"}, func(Signal) {})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +302,7 @@ func TestJoinErrors(t *testing.T) {
 // publisher keeps sending, and grows again after unmuting.
 func TestHostMuteStopsAudio(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Mute")
+	m, _ := s.CreateMeeting(context.Background(), "host", "Mute", "")
 	api := testAPI(t)
 	var mu sync.Mutex
 	received := 0
@@ -350,7 +351,7 @@ func TestHostMuteStopsAudio(t *testing.T) {
 // not be rejoined; one that rejoins in time stays.
 func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Grace")
+	m, _ := s.CreateMeeting(context.Background(), "host", "Grace", "")
 	left := make(chan string, 4)
 	watcher, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "w", User: "w"}, func(sig Signal) {
 		if sig.Kind == SignalLeft {
@@ -393,7 +394,7 @@ func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
 // allowed, before pion sees it.
 func TestTooManyTracks(t *testing.T) {
 	s := newTestService(t, Config{MaxTracks: 2})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Tracks")
+	m, _ := s.CreateMeeting(context.Background(), "host", "Tracks", "")
 	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "x"}, func(Signal) {})
 	if err != nil {
 		t.Fatal(err)
@@ -412,5 +413,45 @@ func TestTooManyTracks(t *testing.T) {
 	offer, _ := pc.CreateOffer(nil)
 	if _, err := p.PublishOffer(offer.SDP); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "3 media sections") {
 		t.Fatalf("offer with 3 tracks: %v, want ErrInvalid naming the count", err)
+	}
+}
+
+// TestPasscode: a meeting with a passcode asks everyone but its host for
+// it, and locks out a person after five wrong ones.
+func TestPasscode(t *testing.T) {
+	s := newTestService(t, Config{})
+	if _, err := s.CreateMeeting(context.Background(), "chair", "Bad", "12"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("2-character passcode: %v, want ErrInvalid", err)
+	}
+	m, err := s.CreateMeeting(context.Background(), "chair", "Closed", "4321")
+	if err != nil || !m.Passcode {
+		t.Fatalf("create: %+v %v", m, err)
+	}
+	join := func(user, passcode string) error {
+		p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: user, User: user, Passcode: passcode}, func(Signal) {})
+		if err == nil {
+			p.Leave()
+		}
+		return err
+	}
+	if err := join("chair", ""); err != nil {
+		t.Fatalf("the host without a passcode: %v", err)
+	}
+	if err := join("clerk", ""); !errors.Is(err, ErrPasscode) {
+		t.Fatalf("no passcode: %v, want ErrPasscode", err)
+	}
+	if err := join("clerk", "4321"); err != nil {
+		t.Fatalf("right passcode: %v", err)
+	}
+	for i := 0; i < passcodeTries; i++ {
+		if err := join("guesser", fmt.Sprint(1000+i)); !errors.Is(err, ErrPasscode) {
+			t.Fatalf("wrong passcode %d: %v", i, err)
+		}
+	}
+	if err := join("guesser", "4321"); !errors.Is(err, ErrPasscode) || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("right passcode after five wrong ones: %v, want a lockout", err)
+	}
+	if err := join("clerk", "4321"); err != nil {
+		t.Fatalf("someone else is not locked out: %v", err)
 	}
 }

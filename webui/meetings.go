@@ -17,7 +17,7 @@ import (
 
 // Conference is what the console needs from the meetings module.
 type Conference interface {
-	CreateMeeting(ctx context.Context, host, title string) (conference.Meeting, error)
+	CreateMeeting(ctx context.Context, host, title, passcode string) (conference.Meeting, error)
 	ListMeetings(ctx context.Context) ([]conference.Meeting, error)
 	Join(ctx context.Context, room string, who conference.Identity, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	ICEServers() []webrtc.ICEServer
@@ -43,7 +43,7 @@ func (c *conn) handleConferenceCreate(ctx context.Context, req request) (reply, 
 	if err != nil {
 		return reply{}, err
 	}
-	m, err := conf.CreateMeeting(ctx, c.username(), p.Title)
+	m, err := conf.CreateMeeting(ctx, c.username(), p.Title, p.Passcode)
 	if err != nil {
 		return reply{target: truncate(p.Title, 64)}, err
 	}
@@ -81,7 +81,7 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	if name == "" {
 		name = sess.User.Username
 	}
-	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin}
+	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin, Passcode: p.Passcode}
 	return c.enterMeeting(req, "meeting "+truncate(p.Room, 16), func(conf Conference, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error) {
 		return conf.Join(ctx, p.Room, who, signal)
 	})
@@ -253,6 +253,8 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeConflict, Message: "the meeting is full"}
 	case errors.Is(err, conference.ErrLocked):
 		return &WireError{Code: CodeNotAllowed, Message: "the meeting is locked; ask the host to unlock it"}
+	case errors.Is(err, conference.ErrPasscode):
+		return &WireError{Code: CodeAuthFailed, Message: strings.TrimPrefix(err.Error(), conference.ErrPasscode.Error()+": ")}
 	case errors.Is(err, conference.ErrGone):
 		return &WireError{Code: CodeNotFound, Message: "you are no longer in that meeting; join it again"}
 	case errors.Is(err, conference.ErrNoParticipant):

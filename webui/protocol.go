@@ -359,6 +359,9 @@ type ChangePasswordParams struct {
 // ConferenceCreateParams are the params of conference.create.
 type ConferenceCreateParams struct {
 	Title string `json:"title"`
+	// Passcode, when set (4-16 characters), is asked of everyone who joins
+	// but the hosts.
+	Passcode string `json:"passcode,omitempty"`
 }
 
 // MeetingResult carries one meeting.
@@ -374,8 +377,9 @@ type MeetingsResult struct {
 // ConferenceJoinParams are the params of conference.join. Name, when
 // given, is shown on your tile instead of your display name.
 type ConferenceJoinParams struct {
-	Room string `json:"room"`
-	Name string `json:"name,omitempty"`
+	Room     string `json:"room"`
+	Name     string `json:"name,omitempty"`
+	Passcode string `json:"passcode,omitempty"`
 }
 
 // RoomParams name a meeting by its room number.

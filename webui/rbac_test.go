@@ -153,7 +153,7 @@ func TestRBACMatrix(t *testing.T) {
 				}
 				// The caller hosts the meeting, so host-only requests pass
 				// the meeting's own check; TestModeration covers non-hosts.
-				meeting, err := ts.conf.CreateMeeting(ctx, ts.users[role].Username, "RBAC")
+				meeting, err := ts.conf.CreateMeeting(ctx, ts.users[role].Username, "RBAC", "")
 				if err != nil {
 					t.Fatal(err)
 				}
