@@ -2,8 +2,8 @@ package conference
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
