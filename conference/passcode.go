@@ -8,8 +8,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// ErrPasscode is returned for a missing or wrong meeting passcode.
-var ErrPasscode = fmt.Errorf("the meeting's passcode is missing or wrong")
+// ErrPasscode is returned for a missing or wrong meeting passcode, and
+// ErrPasscodeLocked (which is also an ErrPasscode) after too many wrong
+// ones.
+var (
+	ErrPasscode       = fmt.Errorf("the meeting's passcode is missing or wrong")
+	ErrPasscodeLocked = fmt.Errorf("%w: too many wrong passcodes; try again in a few minutes", ErrPasscode)
+)
 
 // Passcode guessing is limited per person and meeting: after
 // passcodeTries wrong ones within passcodeLock, that person's attempts on
@@ -44,7 +49,7 @@ func (s *Service) checkPasscode(room, user, hash, typed string) error {
 	locked := len(recent) >= passcodeTries
 	g.mu.Unlock()
 	if locked {
-		return fmt.Errorf("%w: too many wrong passcodes; try again in a few minutes", ErrPasscode)
+		return ErrPasscodeLocked
 	}
 	if typed != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(typed)) == nil {
 		g.mu.Lock()

@@ -159,6 +159,32 @@ func TestMeetingInBrowsers(t *testing.T) {
 		host.poll(t, "the meeting is gone from the host's list", sel)
 		guest.poll(t, "the meeting is gone from the guest's list without a reload", sel)
 	})
+	step(t, "a meeting with a passcode asks for it", func(t *testing.T) {
+		host.do(t, "create a meeting with a passcode",
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=meeting-create-title]`), "Closed session"),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=meeting-create-passcode]`), "2468"),
+			chromedp.Click(chromedp.CSS(`[data-testid=meeting-create-submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meetings-table] [data-testid=meeting-has-passcode]`)),
+		)
+		closed := evalAs[string](t, host, `document.querySelector('[data-testid=meeting-has-passcode]').closest('tr').dataset.room`)
+		guest.do(t, "try to join without the passcode",
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"]`, closed))),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-join]`, closed))),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-passcode]`)),
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=prejoin-passcode]`), "1111"),
+			chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)),
+		)
+		guest.poll(t, "the wrong passcode is explained", `(() => { const t = document.querySelector('[data-testid=prejoin-error]').textContent; return t.includes("wrong") || t.includes("不正确"); })()`)
+		guest.shot(t, shots, "15-passcode-wrong")
+		guest.do(t, "join with the passcode",
+			chromedp.SendKeys(chromedp.CSS(`[data-testid=prejoin-passcode]`), "2468"),
+			chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=meeting-leave]`)),
+		)
+	})
+
 	host.checkProblems(t)
 	guest.checkProblems(t)
 	third.checkProblems(t)

@@ -253,8 +253,10 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeConflict, Message: "the meeting is full"}
 	case errors.Is(err, conference.ErrLocked):
 		return &WireError{Code: CodeNotAllowed, Message: "the meeting is locked; ask the host to unlock it"}
+	case errors.Is(err, conference.ErrPasscodeLocked):
+		return &WireError{Code: CodeLockedOut, Message: "too many wrong passcodes; try again in a few minutes"}
 	case errors.Is(err, conference.ErrPasscode):
-		return &WireError{Code: CodeAuthFailed, Message: strings.TrimPrefix(err.Error(), conference.ErrPasscode.Error()+": ")}
+		return &WireError{Code: CodeAuthFailed, Message: "the meeting's passcode is missing or wrong"}
 	case errors.Is(err, conference.ErrGone):
 		return &WireError{Code: CodeNotFound, Message: "you are no longer in that meeting; join it again"}
 	case errors.Is(err, conference.ErrNoParticipant):

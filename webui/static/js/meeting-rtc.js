@@ -102,11 +102,16 @@ export class MeetingConnection {
    * join enters the meeting and publishes local (may be null: receive only).
    * @param {MediaStream | null} local
    * @param {string} [name] shown on your tile; default your display name.
+   * @param {string} [passcode] the meeting's passcode, when it has one.
    * @returns {Promise<JoinResult>}
    */
-  async join(local, name = "") {
+  async join(local, name = "", passcode = "") {
     this.#local = local;
-    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_JOIN, name ? { room: this.#room, name } : { room: this.#room }));
+    /** @type {Record<string, unknown>} */
+    const params = { room: this.#room };
+    if (name) params.name = name;
+    if (passcode) params.passcode = passcode;
+    const res = /** @type {JoinResult} */ (await this.#open(REQUEST_TYPES.CONFERENCE_JOIN, params));
     this.#id = res.participant_id;
     this.#ice = res.ice_servers ?? [];
     this.#sub = new RTCPeerConnection({ iceServers: this.#ice });

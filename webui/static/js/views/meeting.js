@@ -442,6 +442,8 @@ export function mountMeeting(ctx) {
   const nameInput = h("input", { testid: "prejoin-name", attrs: { maxlength: 64 } });
   nameInput.value = ctx.session.user.display_name || ctx.session.user.username;
   const joinBtn = h("button", { class: "btn btn-primary", testid: "prejoin-join", i18n: "meetings.join", attrs: { type: "submit" } });
+  const passcodeInput = h("input", { testid: "prejoin-passcode", attrs: { maxlength: 16, autocomplete: "off", inputmode: "numeric" } });
+  const passcodeError = new ErrorBox("prejoin-error");
   const field = (/** @type {string} */ key, /** @type {HTMLElement} */ control) => h("label", { class: "field" }, h("span", { class: "field-label", i18n: key }), control);
   const prejoinForm = h(
     "form",
@@ -449,8 +451,12 @@ export function mountMeeting(ctx) {
     field("meeting.your_name", nameInput),
     field("meeting.camera", camSelect),
     field("meeting.microphone", micSelect),
+    passcodeError.el,
     joinBtn,
   );
+  const passcodeField = field("meeting.passcode", passcodeInput);
+  passcodeField.hidden = true;
+  prejoinForm.insertBefore(passcodeField, passcodeError.el);
   const prejoin = h("section", { class: "card prejoin", testid: "prejoin" }, h("div", { class: "tile prejoin-preview" }, preview), prejoinForm);
   const body = /** @type {HTMLElement} */ (el.querySelector(".meeting-body"));
   body.hidden = true;
@@ -496,18 +502,18 @@ export function mountMeeting(ctx) {
   prejoinForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     joinBtn.disabled = true;
-    prejoin.remove();
-    body.hidden = false;
-    void join(nameInput.value.trim());
+    void join(nameInput.value.trim(), passcodeInput.value);
   });
 
   /**
    * @param {string} name
    */
-  async function join(name) {
+  async function join(name, passcode) {
     try {
-      const res = await conn.join(local, name);
+      const res = await conn.join(local, name, passcode);
       if (gone) return;
+      prejoin.remove();
+      body.hidden = false;
       isHost = res.host;
       muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = !isHost;
       for (const p of res.participants) tileFor(p);
@@ -518,6 +524,19 @@ export function mountMeeting(ctx) {
       state.textContent = "";
       renderCount();
     } catch (err) {
+      const code = /** @type {{code?: string}} */ (err).code;
+      if ((code === "auth_failed" || code === "locked_out") && !gone) {
+        // The meeting has a passcode: ask for it (again).
+        const key = code === "locked_out" ? "meeting.passcode_locked" : passcode ? "meeting.passcode_wrong" : "meeting.passcode_needed";
+        passcodeField.hidden = false;
+        passcodeError.show(() => i18n.t(key));
+        passcodeInput.value = "";
+        passcodeInput.focus();
+        joinBtn.disabled = false;
+        return;
+      }
+      prejoin.remove();
+      body.hidden = false;
       finish(() => errorText(i18n, err), false);
     }
   }

@@ -56,11 +56,13 @@ export function mountMeetings(ctx) {
   const meetings = new Map();
   const error = new ErrorBox("meetings-error");
   const title = h("input", { testid: "meeting-create-title", i18nPlaceholder: "meetings.title_ph", attrs: { maxlength: 120, required: true } });
+  const passcode = h("input", { testid: "meeting-create-passcode", i18nPlaceholder: "meetings.passcode_ph", attrs: { maxlength: 16, autocomplete: "off" } });
   const submit = h("button", { class: "btn btn-primary", testid: "meeting-create-submit", i18n: "meetings.create", attrs: { type: "submit" } });
   const form = h(
     "form",
     { class: "create-row", attrs: { novalidate: true } },
     h("label", { class: "field" }, h("span", { class: "field-label", i18n: "meetings.title" }), title),
+    h("label", { class: "field" }, h("span", { class: "field-label", i18n: "meetings.passcode" }), passcode),
     h("div", { class: "field field-button" }, submit),
   );
   form.addEventListener("submit", async (ev) => {
@@ -68,8 +70,12 @@ export function mountMeetings(ctx) {
     error.hide();
     submit.disabled = true;
     try {
-      const res = await client.request(REQUEST_TYPES.CONFERENCE_CREATE, { title: title.value });
+      /** @type {Record<string, unknown>} */
+      const params = { title: title.value };
+      if (passcode.value) params.passcode = passcode.value;
+      const res = await client.request(REQUEST_TYPES.CONFERENCE_CREATE, params);
       title.value = "";
+      passcode.value = "";
       notices.show(i18n.t("meetings.created", { room: res.meeting.room }), "ok");
       upsert(res.meeting);
     } catch (err) {
@@ -113,7 +119,7 @@ export function mountMeetings(ctx) {
         h(
           "tr",
           { data: { room: m.room } },
-          h("td", { text: m.title }),
+          h("td", {}, m.title, m.passcode ? h("span", { class: "tag", testid: "meeting-has-passcode", i18n: "meetings.has_passcode" }) : null),
           h("td", { class: "mono", text: m.room }),
           h("td", { text: m.host }),
           h("td", { text: String(m.participants ?? 0) }),
