@@ -208,14 +208,23 @@ func (c *conn) leaveMeeting() {
 	}
 }
 
-// signalling decodes a signalling request's params and runs f with the
-// connection's participant.
-func signalling[P any](c *conn, req request, f func(*conference.Participant, P) (any, error)) (reply, error) {
+// inMeeting decodes a request's params and returns the connection's
+// participant, which must be a host when host is true.
+func inMeeting[P any](c *conn, req request, host bool) (*conference.Participant, P, error) {
 	var p P
 	if err := req.decode(&p); err != nil {
-		return reply{}, err
+		return nil, p, err
 	}
 	part, err := c.participant()
+	if err == nil && host && !part.IsHost() {
+		err = apiErrorf(CodeNotAllowed, "only the meeting's host can do this")
+	}
+	return part, p, err
+}
+
+// signalling runs f with the request's params and the participant.
+func signalling[P any](c *conn, req request, f func(*conference.Participant, P) (any, error)) (reply, error) {
+	part, p, err := inMeeting[P](c, req, false)
 	if err != nil {
 		return reply{}, err
 	}
@@ -267,26 +276,10 @@ func conferenceError(err error) *WireError {
 	return nil
 }
 
-// hostParticipant returns the caller's participant when it may moderate.
-func (c *conn) hostParticipant() (*conference.Participant, error) {
-	part, err := c.participant()
-	if err != nil {
-		return nil, err
-	}
-	if !part.IsHost() {
-		return nil, apiErrorf(CodeNotAllowed, "only the meeting's host can do this")
-	}
-	return part, nil
-}
-
-// moderation decodes params and runs f with the caller's participant,
-// which must be a host; the reply's audit target is the meeting.
+// moderation runs f with the request's params and the caller's
+// participant, which must be a host; the audit target is the meeting.
 func moderation[P any](c *conn, req request, f func(*conference.Participant, P) (string, error)) (reply, error) {
-	var p P
-	if err := req.decode(&p); err != nil {
-		return reply{}, err
-	}
-	part, err := c.hostParticipant()
+	part, p, err := inMeeting[P](c, req, true)
 	if err != nil {
 		return reply{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -113,16 +114,39 @@ func TestShutdownInProcess(t *testing.T) {
 	tr.CloseIdleConnections()
 }
 
-// buildDaemon compiles civicd into a temp dir.
-func buildDaemon(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "civicd")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+// binDir holds the civicd binary the tests build once; TestMain removes it.
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
-	return bin
+	os.Exit(code)
+}
+
+// buildDaemon compiles civicd once per test run and returns its path.
+func buildDaemon(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "civicd-test-")
+		if binError != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "civicd")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Stderr = os.Stderr
+		binError = cmd.Run()
+	})
+	if binError != nil {
+		t.Fatalf("go build: %v", binError)
+	}
+	return binPath
 }
 
 // TestSIGTERMExitsCleanly starts the real binary, sends SIGTERM and checks
@@ -131,19 +155,7 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildDaemon(t)
-	dir := t.TempDir()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), testEnv(dir)...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	url := waitListening(t, stderr)
+	cmd, url, dir, _ := startProcess(t)
 	resp, err := http.Get(url + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
@@ -188,32 +200,49 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	}
 }
 
-// waitListening reads the daemon's JSON log until "console listening" and
-// returns its URL.
-func waitListening(t *testing.T, r io.Reader) string {
+// startProcess builds and starts the real binary on a fresh data dir
+// (returned) and waits until its console listens. Its stderr lines keep
+// coming on the returned channel (lines beyond its buffer are dropped, so
+// the daemon never blocks on its log); the channel closes when it exits.
+func startProcess(t *testing.T) (cmd *exec.Cmd, url, dir string, lines <-chan string) {
 	t.Helper()
-	found := make(chan string, 1)
+	dir = t.TempDir()
+	cmd = exec.Command(buildDaemon(t))
+	cmd.Env = append(os.Environ(), testEnv(dir)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	ch := make(chan string, 1000)
 	go func() {
-		sc := bufio.NewScanner(r)
+		defer close(ch)
+		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			var line struct {
-				Msg string `json:"msg"`
-				URL string `json:"url"`
-			}
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "console listening" {
-				found <- line.URL
-				break
+			select {
+			case ch <- sc.Text():
+			default:
 			}
 		}
-		_, _ = io.Copy(io.Discard, r)
 	}()
-	select {
-	case u := <-found:
-		return strings.Replace(u, "localhost", "127.0.0.1", 1)
-	case <-time.After(20 * time.Second):
-		t.Fatal("civicd did not log \"console listening\" within 20 s")
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case line, ok := <-ch:
+			if !ok {
+				t.Fatal("civicd exited before its console listened")
+			}
+			var rec struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "console listening" {
+				return cmd, strings.Replace(rec.URL, "localhost", "127.0.0.1", 1), dir, ch
+			}
+		case <-deadline:
+			t.Fatal("civicd did not log \"console listening\" within 20 s")
+		}
 	}
-	return ""
 }
 
 // TestBadStartsFailClearly checks that the daemon refuses to start, with
@@ -296,36 +325,7 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := buildDaemon(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), testEnv(t.TempDir())...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	url := ""
-	for url == "" {
-		line, ok := <-lines
-		if !ok {
-			t.Fatal("civicd exited before listening")
-		}
-		var rec struct{ Msg, URL string }
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "console listening" {
-			url = strings.Replace(rec.URL, "localhost", "127.0.0.1", 1)
-		}
-	}
+	cmd, url, _, lines := startProcess(t)
 	resp, err := http.Post(url+"/api/login", "application/json", strings.NewReader(`{"username":"admin","password":"admin-test-password"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 //
 //	go test ./cmd/civicd -run '^$' -bench StartupToHealthz -benchtime 10x
 func BenchmarkStartupToHealthz(b *testing.B) {
-	bin := buildDaemonB(b)
+	bin := buildDaemon(b)
 	dir := b.TempDir()
 	// The default console: TLS with the self-signed certificate.
 	env := append(append(os.Environ(), testEnv(dir)...), "CIVIC_HTTP_TLS=auto")
@@ -42,17 +42,6 @@ func BenchmarkStartupToHealthz(b *testing.B) {
 
 // insecureClient accepts the daemon's self-signed certificate.
 var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-
-func buildDaemonB(b *testing.B) string {
-	b.Helper()
-	bin := b.TempDir() + "/civicd"
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("go build: %v", err)
-	}
-	return bin
-}
 
 // startAndStop runs the daemon on a fixed free port until /healthz answers,
 // reports the time and pid, then stops it with SIGTERM.
