@@ -24,6 +24,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +43,7 @@ var (
 	ErrNotJoined   = errors.New("not in a meeting")
 	ErrBadSDP      = errors.New("the session description is not valid")
 	ErrTooManyJoin = errors.New("the meeting is full")
+	ErrServerFull  = errors.New("this server has as many people in meetings as it can take")
 )
 
 // Meeting is a meeting as stored.
@@ -54,12 +56,20 @@ type Meeting struct {
 	Participants int       `json:"participants"`
 	// Passcode is true when joining asks for the meeting's passcode.
 	Passcode bool `json:"passcode"`
+	// ScheduledAt is when the meeting is planned; absent for one held ad hoc.
+	ScheduledAt time.Time `json:"scheduled_at,omitzero"`
+	// CoHosts host the meeting beside Host.
+	CoHosts []string `json:"co_hosts"`
+	// Lobby is true when guests wait for a host to admit them.
+	Lobby bool `json:"lobby"`
 }
 
 // Config bounds a meeting.
 type Config struct {
 	// MaxParticipants per meeting. Default: 100.
 	MaxParticipants int
+	// MaxParticipantsTotal in all meetings at once. Default: 500.
+	MaxParticipantsTotal int
 	// ICETimeout is how long a participant may take to connect.
 	// Default: 30 s.
 	ICETimeout time.Duration
@@ -82,6 +92,8 @@ const (
 	KindParticipantJoined = "conference.participant_joined"
 	KindParticipantLeft   = "conference.participant_left"
 	KindMeetingEnded      = "conference.meeting_ended"
+	KindParticipantMuted  = "conference.participant_muted" // a host muted or unmuted them
+	KindSpeakerChanged    = "conference.speaker_changed"   // Participant is speaking now
 )
 
 // MeetingEvent says a meeting changed: it was created, or someone joined
@@ -111,6 +123,8 @@ type Service struct {
 	closed bool
 
 	passcodes passcodeGuard
+	joined    atomic.Int64 // participants in all rooms
+	lobbies   lobbies
 }
 
 // New returns the conference service. bus may be nil.
@@ -123,6 +137,9 @@ func New(cfg Config, db *sql.DB, engine *rtc.Engine, bus Publisher, logger *slog
 	}
 	if cfg.MaxTracks <= 0 {
 		cfg.MaxTracks = 6
+	}
+	if cfg.MaxParticipantsTotal <= 0 {
+		cfg.MaxParticipantsTotal = max(500, cfg.MaxParticipants)
 	}
 	return &Service{bus: bus, db: db, rtc: engine, cfg: cfg, log: logger, rooms: make(map[string]*room)}
 }
@@ -145,18 +162,19 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	for _, r := range rooms {
 		r.closeAll()
 	}
+	s.endLobbies()
 	return nil
 }
 
-// CreateMeeting stores a new meeting with a fresh 6-digit room number.
-//
-// passcode, when not empty (4-16 characters), must be given to join by
-// everyone but the meeting's hosts; it is stored as a bcrypt hash.
-func (s *Service) CreateMeeting(ctx context.Context, host, title, passcode string) (Meeting, error) {
-	title = strings.TrimSpace(title)
-	if title == "" || len(title) > 120 {
-		return Meeting{}, fmt.Errorf("%w: title must be 1-120 characters", ErrInvalid)
+// CreateMeeting stores a new meeting with a fresh 6-digit room number;
+// host is its creator. See MeetingOptions for what may be set.
+func (s *Service) CreateMeeting(ctx context.Context, host string, o MeetingOptions) (Meeting, error) {
+	now := time.Now()
+	o, err := o.validate(host, now)
+	if err != nil {
+		return Meeting{}, err
 	}
+	title, passcode := o.Title, o.Passcode
 	hash := ""
 	if passcode != "" {
 		if n := utf8.RuneCountInString(passcode); n < 4 || n > 16 {
@@ -168,22 +186,23 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title, passcode strin
 		}
 		hash = string(h)
 	}
-	now := time.Now()
+	if !o.ScheduledAt.IsZero() {
+		o.ScheduledAt = time.UnixMilli(o.ScheduledAt.UnixMilli())
+	}
 	for range 10 {
 		n, err := rand.Int(rand.Reader, big.NewInt(900000))
 		if err != nil {
 			return Meeting{}, fmt.Errorf("room number: %w", err)
 		}
 		room := fmt.Sprintf("%06d", 100000+n.Int64())
-		res, err := s.db.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at, passcode_hash) VALUES (?, ?, ?, ?, ?)`, room, title, host, now.UnixMilli(), hash)
+		m, err := s.insertMeeting(ctx, Meeting{Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli()),
+			Passcode: hash != "", ScheduledAt: o.ScheduledAt, CoHosts: o.CoHosts, Lobby: !o.NoLobby}, hash)
 		if err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				continue
 			}
 			return Meeting{}, fmt.Errorf("create meeting: %w", err)
 		}
-		id, _ := res.LastInsertId()
-		m := Meeting{ID: id, Room: room, Title: title, Host: host, CreatedAt: time.UnixMilli(now.UnixMilli()), Passcode: hash != ""}
 		s.publish(MeetingEvent{Kind: KindMeetingCreated, Meeting: m})
 		return m, nil
 	}
@@ -192,23 +211,37 @@ func (s *Service) CreateMeeting(ctx context.Context, host, title, passcode strin
 
 // ListMeetings returns the meetings that have not ended, newest first.
 func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at, passcode_hash != '' FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at, passcode_hash != '', scheduled_at, lobby FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
 	if err != nil {
 		return nil, fmt.Errorf("list meetings: %w", err)
 	}
 	defer rows.Close()
 	out := []Meeting{}
+	var ids []int64
 	for rows.Next() {
 		var m Meeting
 		var created int64
-		if err := rows.Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &m.Passcode); err != nil {
+		var scheduled sql.NullInt64
+		if err := rows.Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &m.Passcode, &scheduled, &m.Lobby); err != nil {
 			return nil, fmt.Errorf("list meetings: %w", err)
 		}
 		m.CreatedAt = time.UnixMilli(created)
+		m.ScheduledAt = scanSchedule(scheduled)
 		m.Participants = s.count(m.Room)
 		out = append(out, m)
+		ids = append(ids, m.ID)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list meetings: %w", err)
+	}
+	hosts, err := s.coHosts(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].CoHosts = orEmpty(hosts[out[i].ID])
+	}
+	return out, nil
 }
 
 func (s *Service) meeting(ctx context.Context, roomNo string) (Meeting, error) {
@@ -223,8 +256,9 @@ func (s *Service) meetingWithPasscode(ctx context.Context, roomNo string) (Meeti
 	var created int64
 	var ended sql.NullInt64
 	var hash string
-	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at, passcode_hash FROM meetings WHERE room = ?`, roomNo).
-		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended, &hash)
+	var scheduled sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at, passcode_hash, scheduled_at, lobby FROM meetings WHERE room = ?`, roomNo).
+		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended, &hash, &scheduled, &m.Lobby)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Meeting{}, "", ErrNoMeeting
 	}
@@ -236,6 +270,12 @@ func (s *Service) meetingWithPasscode(ctx context.Context, roomNo string) (Meeti
 	}
 	m.CreatedAt = time.UnixMilli(created)
 	m.Passcode = hash != ""
+	m.ScheduledAt = scanSchedule(scheduled)
+	hosts, err := s.coHosts(ctx, m.ID)
+	if err != nil {
+		return Meeting{}, "", err
+	}
+	m.CoHosts = orEmpty(hosts[m.ID])
 	return m, hash, nil
 }
 
@@ -257,6 +297,10 @@ type Identity struct {
 	Host   bool   // may moderate, and may join a locked meeting
 	// Passcode is what the joiner typed, for a meeting that has one.
 	Passcode string
+	// Guest is true for someone who came through an invite link: their
+	// passcode was checked when the invite was redeemed, they are never a
+	// host, and they wait in the lobby when the meeting has one.
+	Guest bool
 }
 
 // Signal is a message from the SFU to one participant's client: an offer
@@ -292,10 +336,15 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	if err != nil {
 		return nil, Meeting{}, nil, err
 	}
-	if who.User != "" && who.User == m.Host {
+	if who.Guest {
+		who.Host = false
+		if m.Lobby && !s.lobbies.admit(roomNo, who.User) {
+			return nil, Meeting{}, nil, ErrLobby
+		}
+	} else if m.HostedBy(who.User) {
 		who.Host = true
 	}
-	if hash != "" && !who.Host {
+	if hash != "" && !who.Host && !who.Guest {
 		if err := s.checkPasscode(roomNo, who.User, hash, who.Passcode); err != nil {
 			return nil, Meeting{}, nil, err
 		}

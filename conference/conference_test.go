@@ -213,7 +213,7 @@ func openFDs(t *testing.T) int {
 // is complete and goroutines and file descriptors are back to baseline.
 func TestThreeParticipantsThenNoLeaks(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, err := s.CreateMeeting(context.Background(), "host", "Three", "")
+	m, err := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Three"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestThreeParticipantsThenNoLeaks(t *testing.T) {
 // TestParticipantThatNeverConnectsIsRemoved joins without ever doing ICE.
 func TestParticipantThatNeverConnectsIsRemoved(t *testing.T) {
 	s := newTestService(t, Config{ICETimeout: 200 * time.Millisecond})
-	m, err := s.CreateMeeting(context.Background(), "host", "Timeout", "")
+	m, err := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Timeout"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestJoinErrors(t *testing.T) {
 	if _, _, _, err := s.Join(context.Background(), "999999", Identity{}, func(Signal) {}); err != ErrNoMeeting {
 		t.Errorf("unknown room: %v, want ErrNoMeeting", err)
 	}
-	m, _ := s.CreateMeeting(context.Background(), "host", "Small", "")
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Small"})
 	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "one"}, func(Signal) {})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestJoinErrors(t *testing.T) {
 // publisher keeps sending, and grows again after unmuting.
 func TestHostMuteStopsAudio(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Mute", "")
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Mute"})
 	api := testAPI(t)
 	var mu sync.Mutex
 	received := 0
@@ -351,7 +351,7 @@ func TestHostMuteStopsAudio(t *testing.T) {
 // not be rejoined; one that rejoins in time stays.
 func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Grace", "")
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Grace"})
 	left := make(chan string, 4)
 	watcher, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "w", User: "w"}, func(sig Signal) {
 		if sig.Kind == SignalLeft {
@@ -394,7 +394,7 @@ func TestDetachedParticipantLeavesAfterGrace(t *testing.T) {
 // allowed, before pion sees it.
 func TestTooManyTracks(t *testing.T) {
 	s := newTestService(t, Config{MaxTracks: 2})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Tracks", "")
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Tracks"})
 	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "x"}, func(Signal) {})
 	if err != nil {
 		t.Fatal(err)
@@ -420,10 +420,10 @@ func TestTooManyTracks(t *testing.T) {
 // it, and locks out a person after five wrong ones.
 func TestPasscode(t *testing.T) {
 	s := newTestService(t, Config{})
-	if _, err := s.CreateMeeting(context.Background(), "chair", "Bad", "12"); !errors.Is(err, ErrInvalid) {
+	if _, err := s.CreateMeeting(context.Background(), "chair", MeetingOptions{Title: "Bad", Passcode: "12"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("2-character passcode: %v, want ErrInvalid", err)
 	}
-	m, err := s.CreateMeeting(context.Background(), "chair", "Closed", "4321")
+	m, err := s.CreateMeeting(context.Background(), "chair", MeetingOptions{Title: "Closed", Passcode: "4321"})
 	if err != nil || !m.Passcode {
 		t.Fatalf("create: %+v %v", m, err)
 	}

@@ -115,7 +115,7 @@ func BenchmarkForwardOneToN(b *testing.B) {
 
 func benchForward(b *testing.B, n int) {
 	s := newTestService(b, Config{MaxParticipants: n + 1})
-	m, err := s.CreateMeeting(context.Background(), "bench", "bench", "")
+	m, err := s.CreateMeeting(context.Background(), "bench", MeetingOptions{Title: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func benchForward(b *testing.B, n int) {
 func BenchmarkForwardMesh10(b *testing.B) {
 	const n = 10
 	s := newTestService(b, Config{})
-	m, err := s.CreateMeeting(context.Background(), "bench", "mesh", "")
+	m, err := s.CreateMeeting(context.Background(), "bench", MeetingOptions{Title: "mesh"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -80,6 +80,7 @@ func (p *Participant) SetMuted(targetID string, muted bool) error {
 	}
 	t.muted.Store(muted)
 	p.r.broadcast(Signal{Kind: SignalUpdated, Data: map[string]any{"participant": t.state()}})
+	p.r.announce(KindParticipantMuted, t)
 	return nil
 }
 
@@ -88,6 +89,7 @@ func (p *Participant) MuteAll() {
 	for _, m := range p.r.others(p) {
 		m.muted.Store(true)
 		p.r.broadcast(Signal{Kind: SignalUpdated, Data: map[string]any{"participant": m.state()}})
+		p.r.announce(KindParticipantMuted, m)
 	}
 }
 
@@ -156,6 +158,7 @@ func (s *Service) End(ctx context.Context, roomNo string) error {
 	if r != nil {
 		r.closeAll()
 	}
+	s.endLobby(roomNo)
 	s.publish(MeetingEvent{Kind: KindMeetingEnded, Meeting: m})
 	return nil
 }

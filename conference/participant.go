@@ -2,6 +2,7 @@ package conference
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"civic/internal/rtc"
 )
 
 // gatherTimeout bounds the wait for local ICE candidates; with the muxed
@@ -33,18 +36,31 @@ type Participant struct {
 	restart      bool       // the next offer restarts ICE
 	senders      map[*forwardTrack]*webrtc.RTPSender
 
+	est       rtc.Estimator // the subscribe connection's bandwidth estimate
+	trackMu   sync.Mutex
+	published map[*webrtc.RTPReceiver]*forwardTrack
+	downMu    sync.Mutex
+	downs     map[*forwardTrack]*downTrack // what p subscribes to
+	views     map[string]View              // by forwarded stream id
+	maxRate   int                          // the client's cap in bits/s, or 0
+	bwe       bweState                     // the allocator's alone
+	stats     linkStats
+
 	streamMu sync.Mutex
 	streams  map[string]string // client stream id -> forwarded stream id
 
 	connected atomic.Bool
-	muted     atomic.Bool // set by a host: audio is not forwarded
-	hand      atomic.Bool
-	signal    atomic.Pointer[func(Signal)] // where signals go; swapped on rejoin
-	gen       atomic.Uint64                // counts attachments to client connections
-	attachMu  sync.Mutex                   // serialises Detach and Rejoin
-	detached  atomic.Pointer[time.Timer]   // running while the client is away
-	loud      atomic.Int32                 // smoothed loudness, 0 silent to 127 loudest
-	heard     atomic.Int64                 // unix nanos of the last audio level
+	subReady  atomic.Bool // the subscribe connection is up: media can flow
+
+	pubCandidates, subCandidates atomic.Int32 // trickled candidates taken
+	muted                        atomic.Bool  // set by a host: audio is not forwarded
+	hand                         atomic.Bool
+	signal                       atomic.Pointer[func(Signal)] // where signals go; swapped on rejoin
+	gen                          atomic.Uint64                // counts attachments to client connections
+	attachMu                     sync.Mutex                   // serialises Detach and Rejoin
+	detached                     atomic.Pointer[time.Timer]   // running while the client is away
+	loud                         atomic.Int32                 // smoothed loudness, 0 silent to 127 loudest
+	heard                        atomic.Int64                 // unix nanos of the last audio level
 }
 
 func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, error) {
@@ -52,16 +68,18 @@ func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, e
 	if err != nil {
 		return nil, fmt.Errorf("publish connection: %w", err)
 	}
-	sub, err := r.s.rtc.NewPeerConnection()
+	sub, est, err := r.s.rtc.NewSubscriberConnection()
 	if err != nil {
 		pub.Close()
 		return nil, fmt.Errorf("subscribe connection: %w", err)
 	}
 	p := &Participant{
-		id: newID(), who: who, r: r, pub: pub, sub: sub,
-		signals: make(chan Signal, signalQueueLen),
-		done:    make(chan struct{}),
-		senders: make(map[*forwardTrack]*webrtc.RTPSender),
+		id: newID(), who: who, r: r, pub: pub, sub: sub, est: est,
+		published: make(map[*webrtc.RTPReceiver]*forwardTrack),
+		downs:     make(map[*forwardTrack]*downTrack),
+		signals:   make(chan Signal, signalQueueLen),
+		done:      make(chan struct{}),
+		senders:   make(map[*forwardTrack]*webrtc.RTPSender),
 	}
 	pub.OnTrack(p.onTrack)
 	for _, pc := range []*webrtc.PeerConnection{pub, sub} {
@@ -69,6 +87,9 @@ func newParticipant(r *room, who Identity, signal func(Signal)) (*Participant, e
 			switch st {
 			case webrtc.PeerConnectionStateConnected:
 				p.connected.Store(true)
+				if pc == sub && !p.subReady.Swap(true) {
+					go p.keyframesForAll() // what was sent before was lost
+				}
 			case webrtc.PeerConnectionStateFailed:
 				go p.Leave()
 			}
@@ -135,23 +156,37 @@ func (p *Participant) watchICE(timeout time.Duration) {
 	}
 }
 
-// onTrack starts forwarding a track the client published.
+// onTrack starts forwarding a track the client published. Each layer of
+// a simulcast track comes here on its own; the first makes the track.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	local, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), p.streamFor(remote.StreamID()))
-	if err != nil {
-		p.r.s.log.Error("forward track", "participant", p.id, "err", err)
+	p.trackMu.Lock()
+	t := p.published[recv]
+	fresh := t == nil
+	if fresh {
+		t = newForwardTrack(p, remote, recv, p.streamFor(remote.StreamID()))
+		p.published[recv] = t
+	}
+	p.trackMu.Unlock()
+	l := t.layer(remote.RID())
+	if l == nil {
+		p.r.s.log.Warn("publish: a layer the offer did not announce", "participant", p.id, "rid", remote.RID())
 		return
 	}
-	t := &forwardTrack{owner: p, remote: remote, local: local, video: remote.Kind() == webrtc.RTPCodecTypeVideo}
-	if !t.video {
-		t.levelID = extensionID(recv.GetParameters().HeaderExtensions, audioLevelURI)
+	t.running.Add(1)
+	go l.readRTCP(recv)
+	if fresh {
+		p.r.publish(t)
 	}
-	go drainRTCP(recv)
-	p.r.publish(t)
 	go func() {
-		t.forward()
-		p.r.unpublish(t) // the client stopped sending it (screen share ended)
+		l.forward(remote)
+		if t.running.Add(-1) == 0 {
+			p.r.unpublish(t) // the client stopped sending it (screen share ended)
+			p.trackMu.Lock()
+			delete(p.published, recv)
+			p.trackMu.Unlock()
+		}
 	}()
+	p.r.kick()
 }
 
 // streamFor maps the client's stream ids to forwarded ones: the first
@@ -184,6 +219,10 @@ func (p *Participant) PublishOffer(sdp string) (string, error) {
 	if n := len(parsed.MediaDescriptions); n > p.r.s.cfg.MaxTracks {
 		return "", fmt.Errorf("%w: the offer has %d media sections; at most %d are allowed", ErrInvalid, n, p.r.s.cfg.MaxTracks)
 	}
+	if err := checkCodecs(&parsed); err != nil {
+		return "", err
+	}
+	p.pubCandidates.Store(0) // a new offer brings its candidates (again)
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -226,16 +265,25 @@ func (p *Participant) SubscribeAnswer(sdp string) error {
 	return nil
 }
 
+// maxCandidates bounds the trickled candidates one connection takes: a
+// browser has a handful per network interface; a flood would only make
+// ICE check more pairs.
+const maxCandidates = 64
+
 // AddCandidate adds a trickled candidate for one of the connections.
 func (p *Participant) AddCandidate(pc string, c webrtc.ICECandidateInit) error {
 	var conn *webrtc.PeerConnection
+	var n *atomic.Int32
 	switch pc {
 	case PeerPublish:
-		conn = p.pub
+		conn, n = p.pub, &p.pubCandidates
 	case PeerSubscribe:
-		conn = p.sub
+		conn, n = p.sub, &p.subCandidates
 	default:
 		return fmt.Errorf("%w: pc must be publish or subscribe", ErrInvalid)
+	}
+	if n.Add(1) > maxCandidates {
+		return fmt.Errorf("%w: more than %d ICE candidates for the %s connection", ErrInvalid, maxCandidates, pc)
 	}
 	if err := conn.AddICECandidate(c); err != nil {
 		return fmt.Errorf("%w: candidate: %v", ErrInvalid, err)
@@ -279,23 +327,32 @@ func (p *Participant) negotiate() {
 	p.send(Signal{Kind: SignalOffer, Data: map[string]any{"sdp": p.sub.LocalDescription().SDP}})
 }
 
-// subscribe starts sending t to p.
+// subscribe starts sending t to p, on a downTrack of p's own.
 func (p *Participant) subscribe(t *forwardTrack) {
 	p.change(func() {
-		sender, err := p.sub.AddTrack(t.local)
+		d := newDownTrack(t, p)
+		sender, err := p.sub.AddTrack(d)
 		if err != nil {
 			p.r.s.log.Error("subscribe", "participant", p.id, "err", err)
 			return
 		}
 		p.senders[t] = sender
-		go p.readSenderRTCP(sender, t)
-		t.requestKeyframe()
+		p.downMu.Lock()
+		p.downs[t] = d
+		p.downMu.Unlock()
+		t.addDown(d)
+		go p.readSenderRTCP(sender, d)
+		if l := d.layerFor(); l != nil {
+			l.requestKeyframe()
+		}
+		p.r.kick()
 	})
 }
 
 // unsubscribe stops sending t to p.
 func (p *Participant) unsubscribe(t *forwardTrack) {
 	p.change(func() {
+		p.dropDown(t)
 		if s, ok := p.senders[t]; ok {
 			delete(p.senders, t)
 			_ = p.sub.RemoveTrack(s)
@@ -303,17 +360,48 @@ func (p *Participant) unsubscribe(t *forwardTrack) {
 	})
 }
 
-// readSenderRTCP passes a subscriber's keyframe requests to the publisher.
-func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, t *forwardTrack) {
+// keyframesForAll asks for a keyframe of every video track p takes.
+func (p *Participant) keyframesForAll() {
+	p.downMu.Lock()
+	var ls []*layer
+	for _, d := range p.downs {
+		if l := d.layerFor(); l != nil {
+			ls = append(ls, l)
+		}
+	}
+	p.downMu.Unlock()
+	for _, l := range ls {
+		l.requestKeyframe()
+	}
+}
+
+// dropDown stops feeding p's downTrack of t.
+func (p *Participant) dropDown(t *forwardTrack) {
+	p.downMu.Lock()
+	d, ok := p.downs[t]
+	delete(p.downs, t)
+	p.downMu.Unlock()
+	if ok {
+		t.removeDown(d)
+	}
+}
+
+// readSenderRTCP passes a subscriber's keyframe requests to the publisher
+// and keeps its reports for the link's quality.
+func (p *Participant) readSenderRTCP(s *webrtc.RTPSender, d *downTrack) {
 	for {
 		pkts, _, err := s.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				t.requestKeyframe()
+				if l := d.layerFor(); l != nil {
+					l.requestKeyframe()
+				}
+			case *rtcp.ReceiverReport:
+				p.stats.report(pkt.Reports, time.Now())
 			}
 		}
 	}
@@ -327,6 +415,13 @@ func (p *Participant) Leave() {
 			t.Stop()
 		}
 		p.r.leave(p)
+		p.downMu.Lock()
+		downs := p.downs
+		p.downs = map[*forwardTrack]*downTrack{}
+		p.downMu.Unlock()
+		for t, d := range downs {
+			t.removeDown(d)
+		}
 		p.closePeers()
 	})
 }
@@ -344,18 +439,38 @@ func (p *Participant) closePeers() {
 // sdpOffer is a parsed session description.
 type sdpOffer = sdp.SessionDescription
 
-// drainRTCP keeps a receiver's RTCP flowing so its interceptors run.
-func drainRTCP(recv *webrtc.RTPReceiver) {
-	for {
-		if _, _, err := recv.ReadRTCP(); err != nil {
-			return
-		}
-	}
-}
-
 func waitGathered(done <-chan struct{}) {
 	select {
 	case <-done:
 	case <-time.After(gatherTimeout):
 	}
+}
+
+// forwardable are the codecs civicd forwards, by SDP encoding name.
+var forwardable = map[string]bool{"opus": true, "vp8": true, "h264": true, "g722": true, "pcmu": true, "pcma": true}
+
+// checkCodecs refuses an offer with an audio or video section that has
+// none of the codecs civicd forwards, naming the section.
+func checkCodecs(offer *sdpOffer) error {
+	for i, md := range offer.MediaDescriptions {
+		kind := md.MediaName.Media
+		if kind != "audio" && kind != "video" || md.MediaName.Port.Value == 0 {
+			continue // data channels; rejected sections
+		}
+		ok := false
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			// "96 VP8/90000"
+			if _, enc, found := strings.Cut(a.Value, " "); found {
+				name, _, _ := strings.Cut(enc, "/")
+				ok = ok || forwardable[strings.ToLower(name)]
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s section %d offers no codec civicd forwards (it takes Opus, G.722, PCMU and PCMA audio, and VP8 and H.264 video)", ErrInvalid, kind, i)
+		}
+	}
+	return nil
 }

@@ -83,6 +83,7 @@ func (s *Service) Rejoin(id, user string, signal func(Signal)) (*Participant, Me
 // after the client's network changed. An offer already out is answered
 // first; the restart follows with the next one.
 func (p *Participant) RestartICE() {
+	p.subCandidates.Store(0) // new credentials, new candidates
 	p.negMu.Lock()
 	if p.offerPending {
 		p.queued = append(p.queued, func() {})

@@ -120,11 +120,14 @@ func (r *room) pickSpeaker(now time.Time) {
 		}
 	}
 	changed := best != "" && best != r.speaker
+	var who *Participant
 	if changed {
 		r.speaker = best
+		who = r.members[best]
 	}
 	r.mu.Unlock()
 	if changed {
 		r.broadcast(Signal{Kind: SignalSpeaker, Data: map[string]any{"participant_id": best}})
+		r.announce(KindSpeakerChanged, who)
 	}
 }

@@ -114,7 +114,7 @@ func speaker(t *testing.T, s *Service, api *webrtc.API, room, name string, level
 // loud one is speaking.
 func TestActiveSpeaker(t *testing.T) {
 	s := newTestService(t, Config{})
-	m, _ := s.CreateMeeting(context.Background(), "host", "Speakers", "")
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Speakers"})
 	api := testAPI(t)
 	stop := make(chan struct{})
 	defer close(stop)

@@ -33,6 +33,8 @@ type Config struct {
 	WS WSConfig `mapstructure:"ws"`
 	// WebRTC configures media transport for meetings and live views.
 	WebRTC WebRTCConfig `mapstructure:"webrtc"`
+	// Meetings bounds video meetings.
+	Meetings MeetingsConfig `mapstructure:"meetings"`
 	// SIP configures the SIP gateway for desk phones and door stations.
 	SIP SIPConfig `mapstructure:"sip"`
 	// MQTT configures the broker used by door controllers and sensors.
@@ -128,6 +130,18 @@ type WebRTCConfig struct {
 	// ICEServers are the STUN and TURN servers given to browsers.
 	// Default: [].
 	ICEServers []ICEServer `mapstructure:"ice_servers"`
+}
+
+// MeetingsConfig bounds video meetings, per meeting and for the server.
+type MeetingsConfig struct {
+	// MaxParticipants is the most people in one meeting. Default: 100.
+	MaxParticipants int `mapstructure:"max_participants"`
+	// MaxParticipantsTotal is the most people in all meetings at once on
+	// this server. Default: 500.
+	MaxParticipantsTotal int `mapstructure:"max_participants_total"`
+	// MaxTracks is the most media sections one participant may publish
+	// (microphone, camera, screen...). Default: 6.
+	MaxTracks int `mapstructure:"max_tracks"`
 }
 
 // ICEServer is one STUN or TURN server, in the shape of the browser's

@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 		c.HTTP.check,
 		c.WS.check,
 		c.WebRTC.check,
+		c.Meetings.check,
 		c.SIP.check,
 		c.MQTT.check,
 		c.Log.check,
@@ -347,4 +348,17 @@ func isBrokerURL(s string) bool {
 		return false
 	}
 	return true
+}
+
+func (m *MeetingsConfig) check() *Error {
+	if m.MaxParticipants < 2 || m.MaxParticipants > 1000 {
+		return &Error{Key: "meetings.max_participants", Value: m.MaxParticipants, Expected: "a number of people 2-1000"}
+	}
+	if m.MaxParticipantsTotal < m.MaxParticipants || m.MaxParticipantsTotal > 100000 {
+		return &Error{Key: "meetings.max_participants_total", Value: m.MaxParticipantsTotal, Expected: fmt.Sprintf("a number of people from meetings.max_participants (%d) to 100000", m.MaxParticipants)}
+	}
+	if m.MaxTracks < 1 || m.MaxTracks > 20 {
+		return &Error{Key: "meetings.max_tracks", Value: m.MaxTracks, Expected: "a number of tracks 1-20"}
+	}
+	return nil
 }

@@ -61,14 +61,19 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeConferenceEnd:         (*conn).handleConferenceEnd,
 		TypeConferenceChat:        (*conn).handleConferenceChat,
 		TypeConferenceHand:        (*conn).handleConferenceHand,
+		TypeConferenceView:        (*conn).handleConferenceView,
 		TypeConferenceRejoin:      (*conn).handleConferenceRejoin,
 		TypeWebRTCRestart:         (*conn).handleWebRTCRestart,
+		TypeConferenceInvite:      (*conn).handleConferenceInvite,
+		TypeConferenceLobby:       (*conn).handleConferenceLobby,
+		TypeConferenceAdmit:       (*conn).handleConferenceAdmit,
+		TypeConferenceDeny:        (*conn).handleConferenceDeny,
 	}
 }
 
 func (c *conn) handleWhoami(_ context.Context, _ request) (reply, error) {
 	sess := c.session()
-	return reply{result: WhoamiResult{User: sess.User, Role: sess.User.Role, ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339)}}, nil
+	return reply{result: WhoamiResult{User: sess.User, Role: sess.User.Role, ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), Room: sess.Room}}, nil
 }
 
 func (c *conn) handleSystemStatus(_ context.Context, _ request) (reply, error) {

@@ -3,6 +3,7 @@ package webui
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,6 +36,7 @@ type testServer struct {
 	bus   *events.Bus
 	conf  *conference.Service
 	users map[auth.Role]auth.User
+	db    *sql.DB // the store, for tests that reach past the API (expiring an invite)
 }
 
 type serverOpt func(*Options)
@@ -83,7 +85,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	case err := <-done:
 		t.Fatalf("console did not start: %v", err)
 	}
-	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, users: map[auth.Role]auth.User{}}
+	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, users: map[auth.Role]auth.User{}, db: st.DB()}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()

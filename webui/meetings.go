@@ -17,8 +17,13 @@ import (
 
 // Conference is what the console needs from the meetings module.
 type Conference interface {
-	CreateMeeting(ctx context.Context, host, title, passcode string) (conference.Meeting, error)
+	CreateMeeting(ctx context.Context, host string, o conference.MeetingOptions) (conference.Meeting, error)
 	ListMeetings(ctx context.Context) ([]conference.Meeting, error)
+	MyMeetings(ctx context.Context, user string) ([]conference.Meeting, error)
+	CreateInvite(ctx context.Context, room, createdBy string, ttl time.Duration) (conference.Invite, error)
+	Invitation(ctx context.Context, token string) (conference.Invitation, error)
+	RedeemInvite(ctx context.Context, token, who, passcode string) (conference.Invitation, error)
+	Knock(ctx context.Context, room string, who conference.Identity, signal func(conference.Signal)) (*conference.Waiter, conference.Meeting, error)
 	Join(ctx context.Context, room string, who conference.Identity, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	ICEServers() []webrtc.ICEServer
 	Rejoin(participantID, user string, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
@@ -43,19 +48,37 @@ func (c *conn) handleConferenceCreate(ctx context.Context, req request) (reply, 
 	if err != nil {
 		return reply{}, err
 	}
-	m, err := conf.CreateMeeting(ctx, c.username(), p.Title, p.Passcode)
+	opts := conference.MeetingOptions{Title: p.Title, Passcode: p.Passcode, NoLobby: p.Lobby != nil && !*p.Lobby}
+	if p.ScheduledAt != "" {
+		if opts.ScheduledAt, err = time.Parse(time.RFC3339, p.ScheduledAt); err != nil {
+			return reply{target: truncate(p.Title, 64)}, apiErrorf(CodeInvalidParams, "scheduled_at must be an RFC 3339 time such as 2026-01-02T15:04:05+08:00")
+		}
+	}
+	if opts.CoHosts, err = c.coHosts(ctx, p.CoHosts); err != nil {
+		return reply{target: truncate(p.Title, 64)}, err
+	}
+	m, err := conf.CreateMeeting(ctx, c.username(), opts)
 	if err != nil {
 		return reply{target: truncate(p.Title, 64)}, err
 	}
 	return reply{result: MeetingResult{Meeting: m}, target: "meeting " + m.Room, detail: truncate(m.Title, 120)}, nil
 }
 
-func (c *conn) handleConferenceList(ctx context.Context, _ request) (reply, error) {
+func (c *conn) handleConferenceList(ctx context.Context, req request) (reply, error) {
+	var p ConferenceListParams
+	if err := req.decode(&p); err != nil {
+		return reply{}, err
+	}
 	conf, err := c.conference()
 	if err != nil {
 		return reply{}, err
 	}
-	ms, err := conf.ListMeetings(ctx)
+	var ms []conference.Meeting
+	if p.Mine {
+		ms, err = conf.MyMeetings(ctx, c.username())
+	} else {
+		ms, err = conf.ListMeetings(ctx)
+	}
 	if err != nil {
 		return reply{}, err
 	}
@@ -82,6 +105,9 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 		name = sess.User.Username
 	}
 	who := conference.Identity{Name: name, User: sess.User.Username, Source: c.source, Host: sess.User.Role == auth.RoleAdmin, Passcode: p.Passcode}
+	if sess.IsGuest() {
+		return c.guestJoin(ctx, req, p.Room, who)
+	}
 	return c.enterMeeting(req, "meeting "+truncate(p.Room, 16), func(conf Conference, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error) {
 		return conf.Join(ctx, p.Room, who, signal)
 	})
@@ -111,7 +137,7 @@ func (c *conn) enterMeeting(req request, target string, enter func(Conference, f
 		return rep, err
 	}
 	c.mu.Lock()
-	busy := c.part != nil
+	busy := c.part != nil || c.waiter != nil
 	c.mu.Unlock()
 	if busy {
 		return rep, apiErrorf(CodeConflict, "this connection is already in a meeting; leave it first")
@@ -144,7 +170,12 @@ func (c *conn) enterMeeting(req request, target string, enter func(Conference, f
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
-	rep.result = ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
+	res := ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
+	if part.IsHost() {
+		st := part.LobbyState()
+		res.WaitingRoom = &st
+	}
+	rep.result = res
 	rep.after = func() { close(ready) }
 	return rep, nil
 }
@@ -182,9 +213,13 @@ func (c *conn) participant() (*conference.Participant, error) {
 
 func (c *conn) handleConferenceLeave(_ context.Context, _ request) (reply, error) {
 	c.mu.Lock()
-	part := c.part
-	c.part = nil
+	part, w := c.part, c.waiter
+	c.part, c.waiter = nil, nil
 	c.mu.Unlock()
+	if w != nil {
+		w.Leave()
+		return reply{target: "lobby " + w.ID()}, nil
+	}
 	if part == nil {
 		return reply{}, apiErrorf(CodeConflict, "this connection is not in a meeting")
 	}
@@ -200,9 +235,12 @@ const rejoinGrace = 30 * time.Second
 // the participant is kept for rejoinGrace in case the client comes back.
 func (c *conn) leaveMeeting() {
 	c.mu.Lock()
-	part, gen := c.part, c.partGen
-	c.part = nil
+	part, gen, w := c.part, c.partGen, c.waiter
+	c.part, c.waiter = nil, nil
 	c.mu.Unlock()
+	if w != nil {
+		w.Leave() // a guest who goes away leaves the lobby at once
+	}
 	if part != nil {
 		part.Detach(gen, rejoinGrace)
 	}
@@ -245,6 +283,24 @@ func (c *conn) handleWebRTCAnswer(_ context.Context, req request) (reply, error)
 	})
 }
 
+func (c *conn) handleConferenceView(_ context.Context, req request) (reply, error) {
+	return signalling(c, req, func(part *conference.Participant, p ViewParams) (any, error) {
+		if len(p.Views) > 64 {
+			return nil, apiErrorf(CodeInvalidParams, "at most 64 views at a time")
+		}
+		for _, v := range p.Views {
+			if v.Stream == "" || len(v.Stream) > 64 || v.Width < 0 || v.Height < 0 || v.Width > 16384 || v.Height > 16384 {
+				return nil, apiErrorf(CodeInvalidParams, "a view needs a stream id and a size of 0-16384 pixels")
+			}
+		}
+		if p.MaxBitrate != nil && (*p.MaxBitrate < 0 || *p.MaxBitrate > 1_000_000_000) {
+			return nil, apiErrorf(CodeInvalidParams, "max_bitrate must be 0-1000000000 bits/s")
+		}
+		part.SetViews(p.Views, p.MaxBitrate)
+		return nil, nil
+	})
+}
+
 func (c *conn) handleWebRTCCandidate(_ context.Context, req request) (reply, error) {
 	return signalling(c, req, func(part *conference.Participant, p CandidateParams) (any, error) {
 		return nil, part.AddCandidate(p.PC, p.Candidate)
@@ -260,6 +316,8 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeNotFound, Message: "that meeting has ended"}
 	case errors.Is(err, conference.ErrTooManyJoin):
 		return &WireError{Code: CodeConflict, Message: "the meeting is full"}
+	case errors.Is(err, conference.ErrServerFull):
+		return &WireError{Code: CodeConflict, Message: "this server has as many people in meetings as it can take; try again later"}
 	case errors.Is(err, conference.ErrLocked):
 		return &WireError{Code: CodeNotAllowed, Message: "the meeting is locked; ask the host to unlock it"}
 	case errors.Is(err, conference.ErrPasscodeLocked):
@@ -270,6 +328,14 @@ func conferenceError(err error) *WireError {
 		return &WireError{Code: CodeNotFound, Message: "you are no longer in that meeting; join it again"}
 	case errors.Is(err, conference.ErrNoParticipant):
 		return &WireError{Code: CodeNotFound, Message: "that participant is not in the meeting"}
+	case errors.Is(err, conference.ErrNoInvite):
+		return &WireError{Code: CodeNotFound, Message: "this invite link is not valid; ask the host for a new one"}
+	case errors.Is(err, conference.ErrInviteExpired):
+		return &WireError{Code: CodeNotFound, Message: "this invite link has expired; ask the host for a new one"}
+	case errors.Is(err, conference.ErrLobby):
+		return &WireError{Code: CodeConflict, Message: "wait in the lobby until a host lets you in"}
+	case errors.Is(err, conference.ErrNoWaiter):
+		return &WireError{Code: CodeNotFound, Message: "that guest is no longer waiting in the lobby"}
 	case errors.Is(err, conference.ErrBadSDP), errors.Is(err, conference.ErrInvalid):
 		return &WireError{Code: CodeInvalidParams, Message: err.Error()}
 	}
@@ -333,8 +399,8 @@ func (c *conn) handleConferenceEnd(ctx context.Context, req request) (reply, err
 		return rep, err
 	}
 	sess := c.session()
-	if sess.User.Role != auth.RoleAdmin && sess.User.Username != m.Host {
-		return rep, apiErrorf(CodeNotAllowed, "only the meeting's host or an admin can end it")
+	if sess.User.Role != auth.RoleAdmin && !m.HostedBy(sess.User.Username) {
+		return rep, apiErrorf(CodeNotAllowed, "only the meeting's hosts or an admin can end it")
 	}
 	return rep, conf.End(ctx, p.Room)
 }

@@ -59,6 +59,11 @@ const (
 	TypeConferenceHand        = "conference.hand"
 	TypeConferenceRejoin      = "conference.rejoin"
 	TypeWebRTCRestart         = "webrtc.restart"
+	TypeConferenceView        = "conference.view"
+	TypeConferenceInvite      = "conference.invite"
+	TypeConferenceLobby       = "conference.lobby"
+	TypeConferenceAdmit       = "conference.admit"
+	TypeConferenceDeny        = "conference.deny"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -117,6 +122,11 @@ var (
 	allRoles  = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities}
 	adminOnly = []auth.Role{auth.RoleAdmin}
 	meeters   = []auth.Role{auth.RoleAdmin, auth.RoleOfficial}
+	// everyone is every console role plus guests (invite links).
+	everyone = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities, auth.RoleGuest}
+	// attendees may be in a meeting: guests only in the one room of
+	// their invite, which the handlers check.
+	attendees = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest}
 )
 
 // TopicSpec describes one subscription topic.
@@ -131,7 +141,7 @@ var Topics = []TopicSpec{
 	{TopicSystem, allRoles, "Module status: a SystemStatus snapshot, then `system.status` events."},
 	{TopicUsers, adminOnly, "Console users: a `{users}` snapshot, then `user.created`/`user.updated`/`user.deleted` with `{user}`."},
 	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
-	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left` and `conference.meeting_ended` with `{meeting, participant}`."},
+	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left`, `conference.participant_muted`, `conference.speaker_changed` and `conference.meeting_ended` with `{meeting, participant}`, and every 2 s for each live meeting `conference.stats` with `{room, participants: [{id, name, in_kbps, out_kbps, loss_pct, rtt_ms}]}`."},
 }
 
 // MessageSpec describes one request type: who may send it, its params and
@@ -149,10 +159,10 @@ type MessageSpec struct {
 
 // Messages is the table of every request a client may send after auth.
 var Messages = []MessageSpec{
-	{TypePing, allRoles, nil, nil, false, "Keepalive. Answered with `{id, type:\"pong\"}` instead of a result."},
+	{TypePing, everyone, nil, nil, false, "Keepalive. Answered with `{id, type:\"pong\"}` instead of a result."},
 	{TypeSubscribe, allRoles, SubscribeParams{}, SubscribeResult{}, false, "Subscribe to topics. The result comes first, then a snapshot event per topic, then change events, all with this request's id."},
 	{TypeUnsubscribe, allRoles, UnsubscribeParams{}, struct{}{}, false, "End the subscription opened by request `subscription`."},
-	{TypeWhoami, allRoles, nil, WhoamiResult{}, false, "The signed-in user and role."},
+	{TypeWhoami, everyone, nil, WhoamiResult{}, false, "The signed-in user and role."},
 	{TypeSystemStatus, allRoles, nil, SystemStatus{}, false, "Version, uptime and the state of each module."},
 	{TypeUsersList, adminOnly, nil, UsersSnapshot{}, false, "All console users."},
 	{TypeUsersCreate, adminOnly, UsersCreateParams{}, UserResult{}, true, "Create a console user."},
@@ -160,24 +170,29 @@ var Messages = []MessageSpec{
 	{TypeUsersDelete, adminOnly, UserIDParams{}, struct{}{}, true, "Delete a user and end their sessions. The last enabled admin cannot be deleted."},
 	{TypeUsersResetPassword, adminOnly, ResetPasswordParams{}, ResetPasswordResult{}, true, "Set a user's password and end their sessions. Without `password` a random one is generated and returned once."},
 	{TypeAuditList, adminOnly, AuditListParams{}, AuditListResult{}, false, "Audit entries, newest first, filtered and paged by `before_id`."},
-	{TypeSessionLogout, allRoles, nil, struct{}{}, true, "End this session. The server sends the result, then closes with 1000."},
+	{TypeSessionLogout, everyone, nil, struct{}{}, true, "End this session. The server sends the result, then closes with 1000."},
 	{TypeAccountChangePassword, allRoles, ChangePasswordParams{}, struct{}{}, true, "Change your own password. Your other sessions end."},
-	{TypeConferenceCreate, meeters, ConferenceCreateParams{}, MeetingResult{}, true, "Create a meeting; you are its host. It gets a 6-digit room number."},
-	{TypeConferenceList, meeters, nil, MeetingsResult{}, false, "Meetings that have not ended, newest first, with their live participant counts."},
-	{TypeConferenceJoin, meeters, ConferenceJoinParams{}, ConferenceJoinResult{}, true, "Join a meeting. After the result, `conference` events follow on this request's id."},
-	{TypeConferenceLeave, meeters, nil, struct{}{}, true, "Leave the meeting this connection is in."},
-	{TypeWebRTCOffer, meeters, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
-	{TypeWebRTCAnswer, meeters, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
-	{TypeWebRTCCandidate, meeters, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
+	{TypeConferenceCreate, meeters, ConferenceCreateParams{}, MeetingResult{}, true, "Create a meeting, now or scheduled, with optional co-hosts; you are its host. It gets a 6-digit room number."},
+	{TypeConferenceList, meeters, ConferenceListParams{}, MeetingsResult{}, false, "Meetings that have not ended, newest first, with their live participant counts; with `mine`, only those you host or co-host, live first, then scheduled by time."},
+	{TypeConferenceJoin, attendees, ConferenceJoinParams{}, ConferenceJoinResult{}, true, "Join a meeting. After the result, `conference` events follow on this request's id. A guest held in the lobby gets `{lobby:true}` and waits for `lobby.admitted`."},
+	{TypeConferenceLeave, attendees, nil, struct{}{}, true, "Leave the meeting (or the lobby) this connection is in."},
+	{TypeWebRTCOffer, attendees, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
+	{TypeWebRTCAnswer, attendees, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
+	{TypeWebRTCCandidate, attendees, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
 	{TypeConferenceMute, meeters, MuteParams{}, struct{}{}, true, "Host: mute or unmute a participant. civicd stops forwarding their audio and tells everyone."},
 	{TypeConferenceMuteAll, meeters, nil, struct{}{}, true, "Host: mute everyone else."},
 	{TypeConferenceRemove, meeters, ParticipantParams{}, struct{}{}, true, "Host: remove a participant. They get `removed`, then are disconnected."},
 	{TypeConferenceLock, meeters, LockParams{}, struct{}{}, true, "Host: lock or unlock the meeting. While locked only hosts can join."},
 	{TypeConferenceEnd, meeters, RoomParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
-	{TypeConferenceChat, meeters, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
-	{TypeConferenceHand, meeters, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
-	{TypeConferenceRejoin, meeters, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
-	{TypeWebRTCRestart, meeters, nil, struct{}{}, false, "Ask for an ICE restart of the subscribe connection (after a network change); a new `webrtc.offer` follows."},
+	{TypeConferenceChat, attendees, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
+	{TypeConferenceHand, attendees, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
+	{TypeConferenceRejoin, attendees, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
+	{TypeConferenceView, attendees, ViewParams{}, struct{}{}, false, "The sizes, in device pixels, at which the client shows forwarded streams (0 for hidden), and optionally the most it wants to receive in bits/s (0: no cap). civicd sends each stream in the simulcast layer that fits the size and the bandwidth."},
+	{TypeWebRTCRestart, attendees, nil, struct{}{}, false, "Ask for an ICE restart of the subscribe connection (after a network change); a new `webrtc.offer` follows."},
+	{TypeConferenceInvite, meeters, InviteParams{}, InviteResult{}, true, "The meeting's hosts, or an admin: make a guest invite link that expires."},
+	{TypeConferenceLobby, meeters, LobbyParams{}, struct{}{}, true, "Host: turn the meeting's lobby on or off. Off lets everyone waiting in."},
+	{TypeConferenceAdmit, meeters, GuestParams{}, struct{}{}, true, "Host: let a guest waiting in the lobby in."},
+	{TypeConferenceDeny, meeters, GuestParams{}, struct{}{}, true, "Host: turn a guest waiting in the lobby away."},
 }
 
 // Envelope is every client message: the type, the request id and the
@@ -255,6 +270,8 @@ type WhoamiResult struct {
 	User      auth.User `json:"user"`
 	Role      auth.Role `json:"role"`
 	ExpiresAt string    `json:"expires_at"`
+	// Room is, for a guest, the meeting of their invite.
+	Room string `json:"room,omitempty"`
 }
 
 // ModuleStatus is the state of one module of the daemon.
@@ -362,6 +379,19 @@ type ConferenceCreateParams struct {
 	// Passcode, when set (4-16 characters), is asked of everyone who joins
 	// but the hosts.
 	Passcode string `json:"passcode,omitempty"`
+	// ScheduledAt (RFC 3339), when set, is when the meeting is planned:
+	// not in the past, at most a year ahead.
+	ScheduledAt string `json:"scheduled_at,omitempty"`
+	// CoHosts are usernames of officials or admins who host it with you.
+	CoHosts []string `json:"co_hosts,omitempty"`
+	// Lobby, true unless set to false, makes guests wait to be admitted.
+	Lobby *bool `json:"lobby,omitempty"`
+}
+
+// ConferenceListParams are the params of conference.list.
+type ConferenceListParams struct {
+	// Mine lists only the meetings you host or co-host.
+	Mine bool `json:"mine,omitempty"`
 }
 
 // MeetingResult carries one meeting.
@@ -397,6 +427,42 @@ type ConferenceJoinResult struct {
 	Host bool `json:"host"`
 	// Chat is the meeting's chat so far, oldest first.
 	Chat []conference.ChatMessage `json:"chat"`
+	// WaitingRoom is, for hosts, the meeting's lobby.
+	WaitingRoom *conference.LobbyState `json:"waiting_room,omitempty"`
+}
+
+// LobbyWaitResult is the result of conference.join for a guest the lobby
+// holds back: no media yet. lobby.admitted (join again), lobby.denied or
+// meeting.ended follow on the join's id.
+type LobbyWaitResult struct {
+	Lobby    bool               `json:"lobby"`
+	WaiterID string             `json:"waiter_id"`
+	Meeting  conference.Meeting `json:"meeting"`
+}
+
+// InviteParams are the params of conference.invite.
+type InviteParams struct {
+	Room string `json:"room"`
+	// TTLHours is how long the link works: 1-168 hours. Default: 24.
+	TTLHours int `json:"ttl_hours,omitempty"`
+}
+
+// InviteResult is a new invite link. The token is shown only now.
+type InviteResult struct {
+	URL       string `json:"url"`
+	Path      string `json:"path"`
+	Token     string `json:"token"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// LobbyParams are the params of conference.lobby.
+type LobbyParams struct {
+	Enabled bool `json:"enabled"`
+}
+
+// GuestParams name a guest waiting in the lobby.
+type GuestParams struct {
+	GuestID string `json:"guest_id"`
 }
 
 // MuteParams are the params of conference.mute.
@@ -425,6 +491,12 @@ type HandParams struct {
 	Raised bool `json:"raised"`
 }
 
+// ViewParams are the params of conference.view.
+type ViewParams struct {
+	Views      []conference.View `json:"views"`
+	MaxBitrate *int              `json:"max_bitrate,omitempty"`
+}
+
 // SDPParams carry a session description.
 type SDPParams struct {
 	SDP string `json:"sdp"`
@@ -447,6 +519,35 @@ type LoginResponse struct {
 	Token string    `json:"token"`
 	User  auth.User `json:"user"`
 	Role  auth.Role `json:"role"`
+}
+
+// GuestInviteRequest is the body of POST /api/guest/invite.
+type GuestInviteRequest struct {
+	Token string `json:"token"`
+}
+
+// GuestInviteResponse says where an invite link leads.
+type GuestInviteResponse struct {
+	Title     string `json:"title"`
+	Room      string `json:"room"`
+	Passcode  bool   `json:"passcode"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// GuestRequest is the body of POST /api/guest.
+type GuestRequest struct {
+	Token    string `json:"token"`
+	Name     string `json:"name"`
+	Passcode string `json:"passcode,omitempty"`
+}
+
+// GuestResponse is the body of a successful POST /api/guest.
+type GuestResponse struct {
+	Token     string    `json:"token"`
+	User      auth.User `json:"user"`
+	Role      auth.Role `json:"role"`
+	Room      string    `json:"room"`
+	ExpiresAt string    `json:"expires_at"`
 }
 
 // messageSpec returns the spec of a request type.

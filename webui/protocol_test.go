@@ -252,9 +252,14 @@ func TestGoldenMessages(t *testing.T) {
 	self := joined["result"].(map[string]any)["participant_id"]
 	record(TypeConferenceChat, admin.request(TypeConferenceChat, map[string]any{"text": "会议开始"}))
 	record(TypeConferenceHand, admin.request(TypeConferenceHand, map[string]any{"raised": true}))
+	record(TypeConferenceView, admin.request(TypeConferenceView, map[string]any{"views": []any{map[string]any{"stream": "abc", "width": 640, "height": 360}}, "max_bitrate": 800000}))
 	record(TypeConferenceMute, admin.request(TypeConferenceMute, map[string]any{"participant_id": self, "muted": true}))
 	record(TypeConferenceMuteAll, admin.request(TypeConferenceMuteAll, nil))
 	record(TypeConferenceLock, admin.request(TypeConferenceLock, map[string]any{"locked": true}))
+	record(TypeConferenceInvite, admin.request(TypeConferenceInvite, map[string]any{"room": room, "ttl_hours": 48}))
+	record(TypeConferenceLobby, admin.request(TypeConferenceLobby, map[string]any{"enabled": true}))
+	record(TypeConferenceAdmit, admin.request(TypeConferenceAdmit, map[string]any{"guest_id": "nobody"}))
+	record(TypeConferenceDeny, admin.request(TypeConferenceDeny, map[string]any{"guest_id": "nobody"}))
 	record(TypeConferenceRemove, admin.request(TypeConferenceRemove, map[string]any{"participant_id": "nobody"}))
 	record(TypeWebRTCRestart, admin.request(TypeWebRTCRestart, nil))
 	record(TypeConferenceRejoin, admin.request(TypeConferenceRejoin, map[string]any{"participant_id": "gone"}))
@@ -304,7 +309,7 @@ func normalise(v any) any {
 		for k, val := range x {
 			switch {
 			case k == "at" || strings.HasSuffix(k, "_at") || k == "uptime_s" || k == "go_version" || k == "seq" || k == "source" ||
-				k == "room" || k == "sdp" || k == "participant_id":
+				k == "room" || k == "sdp" || k == "participant_id" || k == "token" || k == "url" || k == "path":
 				out[k] = "<" + k + ">"
 			case (k == "id" || k == "next_before_id" || k == "user_id") && isNumber(val):
 				out[k] = "<" + k + ">"

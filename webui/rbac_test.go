@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
 )
@@ -14,10 +15,10 @@ import (
 // change of roles in protocol.go has to be made here too on purpose. A new
 // message type without an entry here fails the test.
 var wantRoles = map[string][]auth.Role{
-	TypePing:                  {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypePing:                  {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities, auth.RoleGuest},
 	TypeSubscribe:             {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeUnsubscribe:           {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
-	TypeWhoami:                {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeWhoami:                {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities, auth.RoleGuest},
 	TypeSystemStatus:          {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeUsersList:             {auth.RoleAdmin},
 	TypeUsersCreate:           {auth.RoleAdmin},
@@ -25,25 +26,34 @@ var wantRoles = map[string][]auth.Role{
 	TypeUsersDelete:           {auth.RoleAdmin},
 	TypeUsersResetPassword:    {auth.RoleAdmin},
 	TypeAuditList:             {auth.RoleAdmin},
-	TypeSessionLogout:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSessionLogout:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities, auth.RoleGuest},
 	TypeAccountChangePassword: {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeConferenceCreate:      {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceList:        {auth.RoleAdmin, auth.RoleOfficial},
-	TypeConferenceJoin:        {auth.RoleAdmin, auth.RoleOfficial},
-	TypeConferenceLeave:       {auth.RoleAdmin, auth.RoleOfficial},
-	TypeWebRTCOffer:           {auth.RoleAdmin, auth.RoleOfficial},
-	TypeWebRTCAnswer:          {auth.RoleAdmin, auth.RoleOfficial},
-	TypeWebRTCCandidate:       {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceJoin:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeConferenceLeave:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeWebRTCOffer:           {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeWebRTCAnswer:          {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeWebRTCCandidate:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
 	TypeConferenceMute:        {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceMuteAll:     {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceRemove:      {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceLock:        {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceEnd:         {auth.RoleAdmin, auth.RoleOfficial},
-	TypeConferenceChat:        {auth.RoleAdmin, auth.RoleOfficial},
-	TypeConferenceHand:        {auth.RoleAdmin, auth.RoleOfficial},
-	TypeConferenceRejoin:      {auth.RoleAdmin, auth.RoleOfficial},
-	TypeWebRTCRestart:         {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceChat:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeConferenceHand:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeConferenceView:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeConferenceRejoin:      {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeWebRTCRestart:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest},
+	TypeConferenceInvite:      {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceLobby:       {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceAdmit:       {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceDeny:        {auth.RoleAdmin, auth.RoleOfficial},
 }
+
+// matrixRoles are the roles the matrix sends every request as: every
+// console role, and a guest signed in through an invite link.
+var matrixRoles = append(auth.Roles(), auth.RoleGuest)
 
 // needsMedia lists the signalling requests whose success needs a real
 // WebRTC peer (the conference tests drive them with one). Here an allowed
@@ -52,7 +62,9 @@ var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, 
 	// Removing needs a second participant; TestModeration does it.
 	TypeConferenceRemove: true,
 	// Rejoining needs a dropped connection; TestRejoin does it.
-	TypeConferenceRejoin: true}
+	TypeConferenceRejoin: true,
+	// Admitting and denying need a guest in the lobby; TestGuestLobby does it.
+	TypeConferenceAdmit: true, TypeConferenceDeny: true}
 
 // sampleParams returns valid params for each type; victim is a user that
 // commands may change or delete.
@@ -98,10 +110,18 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"text": "hello"}, true
 	case TypeConferenceHand:
 		return map[string]any{"raised": true}, true
+	case TypeConferenceView:
+		return map[string]any{"views": []any{map[string]any{"stream": "x", "width": 320, "height": 180}}}, true
 	case TypeConferenceRejoin:
 		return map[string]any{"participant_id": "gone"}, true
 	case TypeWebRTCRestart:
 		return nil, true
+	case TypeConferenceInvite:
+		return map[string]any{"room": room, "ttl_hours": 2}, true
+	case TypeConferenceLobby:
+		return map[string]any{"enabled": false}, true
+	case TypeConferenceAdmit, TypeConferenceDeny:
+		return map[string]any{"guest_id": "nobody"}, true
 	}
 	return nil, false
 }
@@ -144,7 +164,7 @@ func TestRBACMatrix(t *testing.T) {
 	ctx := context.Background()
 	n := 0
 	for _, m := range Messages {
-		for _, role := range auth.Roles() {
+		for _, role := range matrixRoles {
 			t.Run(m.Type+"/"+string(role), func(t *testing.T) {
 				n++
 				victim, err := ts.auth.CreateUser(ctx, auth.NewUser{Username: fmt.Sprintf("victim%d", n), Role: auth.RoleOfficial, Password: "victim-password"})
@@ -153,7 +173,13 @@ func TestRBACMatrix(t *testing.T) {
 				}
 				// The caller hosts the meeting, so host-only requests pass
 				// the meeting's own check; TestModeration covers non-hosts.
-				meeting, err := ts.conf.CreateMeeting(ctx, ts.users[role].Username, "RBAC", "")
+				// A guest is invited to an official's meeting without a
+				// lobby; TestGuestLobby covers the lobby.
+				host := ts.users[role].Username
+				if role == auth.RoleGuest {
+					host = ts.users[auth.RoleOfficial].Username
+				}
+				meeting, err := ts.conf.CreateMeeting(ctx, host, conference.MeetingOptions{Title: "RBAC", NoLobby: role == auth.RoleGuest})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -161,12 +187,20 @@ func TestRBACMatrix(t *testing.T) {
 				if !ok {
 					t.Fatalf("no sample params for %s: add it to sampleParams", m.Type)
 				}
-				c := ts.connect(ts.login(role))
+				var c *wsClient
+				user := ts.users[role].Username
+				if role == auth.RoleGuest {
+					token, guest := ts.guestSession(meeting.Room, "Visitor", "")
+					c, user = ts.connect(token), guest
+				} else {
+					c = ts.connect(ts.login(role))
+				}
 				switch m.Type {
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
 				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,
-					TypeConferenceLock, TypeConferenceChat, TypeConferenceHand, TypeWebRTCRestart:
+					TypeConferenceLock, TypeConferenceChat, TypeConferenceHand, TypeConferenceView, TypeWebRTCRestart,
+					TypeConferenceLobby, TypeConferenceAdmit, TypeConferenceDeny:
 					// In the meeting (admins are hosts of every meeting).
 					if slices.Contains(wantRoles[m.Type], role) {
 						j := c.request(TypeConferenceJoin, map[string]any{"room": meeting.Room})
@@ -189,7 +223,7 @@ func TestRBACMatrix(t *testing.T) {
 					if code != CodeNotAllowed {
 						t.Fatalf("%s as %s: got %v, want not_allowed", m.Type, role, res)
 					}
-					assertAudited(t, ts, mark, m.Type, ts.users[role].Username, audit.ResultDenied)
+					assertAudited(t, ts, mark, m.Type, user, audit.ResultDenied)
 					return
 				}
 				if needsMedia[m.Type] {
@@ -202,7 +236,7 @@ func TestRBACMatrix(t *testing.T) {
 					t.Fatalf("%s as %s: got error %v, want success", m.Type, role, res)
 				}
 				if m.Changes {
-					assertAudited(t, ts, mark, m.Type, ts.users[role].Username, audit.ResultOK)
+					assertAudited(t, ts, mark, m.Type, user, audit.ResultOK)
 				}
 				if m.Type == TypeAccountChangePassword {
 					// Put the password back for later cases.

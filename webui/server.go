@@ -162,6 +162,8 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/login", s.handleLogin)
 	mux.HandleFunc("POST /api/logout", s.handleLogout)
+	mux.HandleFunc("POST /api/guest", s.handleGuest)
+	mux.HandleFunc("POST /api/guest/invite", s.handleGuestInvite)
 	mux.HandleFunc("GET /api/ws", s.handleWS)
 	mux.HandleFunc("GET /api/meetings/{room}/attendance.csv", s.handleAttendanceCSV)
 	mux.HandleFunc("GET /healthz", s.handleHealth)

@@ -54,6 +54,8 @@ type conn struct {
 	lastID  int64
 	part    *conference.Participant // the meeting this socket is in, if any
 	partGen uint64                  // the participant's attachment to this socket
+	waiter  *conference.Waiter      // the lobby this (guest's) socket waits in, if any
+	host    string                  // the Host the page was served from, for invite links
 
 	bucket  tokenBucket
 	strikes int
@@ -84,6 +86,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		ws:     ws,
 		log:    s.log.With("source", clientIP(r)),
 		source: clientIP(r),
+		host:   r.Host,
 		ctx:    ctx,
 		cancel: cancel,
 		subs:   make(map[int64]*subscription),

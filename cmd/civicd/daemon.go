@@ -82,7 +82,11 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		return err
 	}
 	defer engine.Close()
-	meetings := conference.New(conference.Config{}, st.DB(), engine, bus, logger.With("module", "conference"))
+	meetings := conference.New(conference.Config{
+		MaxParticipants:      cfg.Meetings.MaxParticipants,
+		MaxParticipantsTotal: cfg.Meetings.MaxParticipantsTotal,
+		MaxTracks:            cfg.Meetings.MaxTracks,
+	}, st.DB(), engine, bus, logger.With("module", "conference"))
 	mods.set("conference", "running", "udp "+engine.UDPAddr())
 
 	console, err := webui.New(webui.Options{

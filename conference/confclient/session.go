@@ -22,8 +22,11 @@ type Session struct {
 	events chan Event // all but offers, which the session answers itself
 	raw    chan Event
 	pubMu  sync.Mutex // one publish negotiation at a time
-	stop   chan struct{}
-	wg     sync.WaitGroup
+
+	layerMu sync.Mutex
+	active  map[string]map[string]bool // track id -> rids the server takes
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // Join joins the meeting with room number room, making both peer
@@ -70,6 +73,9 @@ func (s *Session) handleEvents() {
 		case ev, ok := <-s.raw:
 			if !ok {
 				return
+			}
+			if ev.Kind == "publish.layers" {
+				s.setActive(ev.Data)
 			}
 			if ev.Kind == "webrtc.offer" {
 				if err := s.answer(ev.Data); err != nil {
@@ -127,11 +133,22 @@ func localDescription(pc *webrtc.PeerConnection, desc webrtc.SessionDescription)
 
 // Publish adds a track to the publish connection and negotiates it.
 func (s *Session) Publish(ctx context.Context, track webrtc.TrackLocal) (*webrtc.RTPSender, error) {
+	return s.publish(ctx, track)
+}
+
+// publish adds track, and more encodings of it (simulcast layers), and
+// negotiates.
+func (s *Session) publish(ctx context.Context, track webrtc.TrackLocal, layers ...webrtc.TrackLocal) (*webrtc.RTPSender, error) {
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
 	sender, err := s.pub.AddTrack(track)
 	if err != nil {
 		return nil, err
+	}
+	for _, l := range layers {
+		if err := sender.AddEncoding(l); err != nil {
+			return nil, fmt.Errorf("simulcast layer %s: %w", l.RID(), err)
+		}
 	}
 	go func() { // keep RTCP flowing so the interceptors run
 		for {

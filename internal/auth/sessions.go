@@ -23,6 +23,9 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	Source    string // the client address at login
+	// Room is, for a guest session (RoleGuest), the one meeting room the
+	// guest may join; "" for users.
+	Room string
 }
 
 const (
@@ -160,7 +163,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 		Scan(&created, &expires, &lastSeen, &sess.Source,
 			&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Disabled, &u.Language, &uCreated, &uUpdated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrNoSession
+		return s.authenticateGuest(ctx, h, now)
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("authenticate: %w", err)
@@ -181,7 +184,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Session, erro
 // Logout ends the session of a token. Ending a session that does not
 // exist is not an error.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token)); err != nil {
+	h := tokenHash(token)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM guest_sessions WHERE token_hash = ?`, h); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	return nil
@@ -195,16 +202,21 @@ func (s *Service) RevokeUserSessions(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// PurgeExpired deletes expired sessions and returns how many it deleted.
-// Expired sessions are refused anyway; this only keeps the table small.
+// PurgeExpired deletes expired sessions, users' and guests', and returns
+// how many it deleted. Expired sessions are refused anyway; this only
+// keeps the tables small.
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, s.now().UnixMilli())
-	if err != nil {
-		return 0, fmt.Errorf("purge expired sessions: %w", err)
+	var total int64
+	for _, table := range []string{"sessions", "guest_sessions"} {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, s.now().UnixMilli())
+		if err != nil {
+			return 0, fmt.Errorf("purge expired sessions: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("purge expired sessions: %w", err)
+		}
+		total += n
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("purge expired sessions: %w", err)
-	}
-	return n, nil
+	return total, nil
 }

@@ -16,8 +16,14 @@ import (
 	"net"
 	"strconv"
 
+	"sync"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,11 +44,33 @@ type Config struct {
 	// LoopbackOnly keeps every candidate and every packet on 127.0.0.1.
 	// Tests set it.
 	LoopbackOnly bool
+	// StartBitrate is the send-side bandwidth estimate a subscribe
+	// connection starts from, in bits/s. Default: 1 Mbit/s.
+	StartBitrate int
+}
+
+// nackHistory is how many sent packets each stream keeps for
+// retransmission on NACK (a power of two).
+const nackHistory = 256
+
+// Estimator is a subscribe connection's send-side bandwidth estimate
+// (Google congestion control over transport-wide feedback).
+type Estimator interface {
+	// GetTargetBitrate is the current estimate in bits/s.
+	GetTargetBitrate() int
+	// GetStats has the estimator's state: "usage" (overuse, normal,
+	// underuse) and "averageLoss" (0-1) among others.
+	GetStats() map[string]any
 }
 
 // Engine makes peer connections that share the muxed ports.
 type Engine struct {
-	api    *webrtc.API
+	api    *webrtc.API // publish connections: civicd receives
+	subAPI *webrtc.API // subscribe connections: civicd sends, with BWE
+	// estMu makes a subscribe connection and catches its estimator,
+	// which the cc interceptor hands over during NewPeerConnection.
+	estMu  sync.Mutex
+	newEst cc.BandwidthEstimator
 	udp    *net.UDPConn
 	udpMux ice.UDPMux
 	tcp    net.Listener
@@ -68,16 +96,6 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		e.tcpMux = webrtc.NewICETCPMux(nil, e.tcp, 8)
 	}
 
-	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
-		e.Close()
-		return nil, err
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("webrtc: interceptors: %w", err)
-	}
 	se := webrtc.SettingEngine{}
 	se.SetICEUDPMux(e.udpMux)
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
@@ -103,9 +121,92 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	}
 	se.SetNetworkTypes(types)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	e.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	if e.api, err = newAPI(se, nil); err != nil {
+		e.Close()
+		return nil, err
+	}
+	start := cfg.StartBitrate
+	if start <= 0 {
+		start = 1_000_000
+	}
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: packets go out as they come, so forwarding adds no
+		// queueing delay; the estimate only steers layer choice.
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(start), gcc.SendSideBWEMinBitrate(100_000),
+			gcc.SendSideBWEMaxBitrate(50_000_000), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("webrtc: bandwidth estimation: %w", err)
+	}
+	bwe.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { e.newEst = est })
+	if e.subAPI, err = newAPI(se, bwe); err != nil {
+		e.Close()
+		return nil, err
+	}
 	logger.Info("webrtc listening", "udp", udp.LocalAddr().String(), "tcp", e.TCPAddr())
 	return e, nil
+}
+
+// newAPI builds a pion API with civicd's codecs and the default
+// interceptors (NACK, RTCP reports, TWCC feedback). With bwe, outgoing
+// packets also carry transport-wide sequence numbers and the feedback
+// drives bwe's estimator.
+func newAPI(se webrtc.SettingEngine, bwe interceptor.Factory) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := registerCodecs(m); err != nil {
+		return nil, err
+	}
+	// pion's defaults, less the stats interceptor (civicd reads no pion
+	// stats; it costs time on every packet) and with a shorter NACK
+	// history: 256 packets per sent stream, about a second and a half of
+	// 1.5 Mbit/s video, instead of 1024 (1.5 MB per stream).
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureNackWithOptions(m, reg, nil, nack.ResponderSize(nackHistory)); err != nil {
+		return nil, fmt.Errorf("webrtc: nack: %w", err)
+	}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("webrtc: rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, fmt.Errorf("webrtc: simulcast: %w", err)
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, fmt.Errorf("webrtc: twcc: %w", err)
+	}
+	if bwe != nil {
+		// Added first, so it runs after the header extension interceptor
+		// has numbered the packet.
+		reg.Add(twccOnlyFactory{bwe})
+		if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+			return nil, fmt.Errorf("webrtc: twcc: %w", err)
+		}
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// twccOnlyFactory wraps the estimator's interceptor so that streams the
+// peer did not negotiate transport-wide feedback for pass around it (the
+// estimator refuses packets without the sequence number).
+type twccOnlyFactory struct{ inner interceptor.Factory }
+
+func (f twccOnlyFactory) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	i, err := f.inner.NewInterceptor(id)
+	if err != nil {
+		return nil, err
+	}
+	return twccOnly{i}, nil
+}
+
+type twccOnly struct{ interceptor.Interceptor }
+
+func (t twccOnly) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			return t.Interceptor.BindLocalStream(info, w)
+		}
+	}
+	return w
 }
 
 // registerCodecs registers what civicd forwards: Opus, VP8 and H.264 for
@@ -153,9 +254,29 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 	return nil
 }
 
-// NewPeerConnection makes a peer connection on the shared ports.
+// NewPeerConnection makes a peer connection on the shared ports, for
+// receiving media.
 func (e *Engine) NewPeerConnection() (*webrtc.PeerConnection, error) {
 	return e.api.NewPeerConnection(webrtc.Configuration{})
+}
+
+// NewSubscriberConnection makes a peer connection for sending media,
+// with its bandwidth estimator.
+func (e *Engine) NewSubscriberConnection() (*webrtc.PeerConnection, Estimator, error) {
+	e.estMu.Lock()
+	defer e.estMu.Unlock()
+	e.newEst = nil
+	pc, err := e.subAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, nil, err
+	}
+	est := e.newEst
+	e.newEst = nil
+	if est == nil {
+		_ = pc.Close()
+		return nil, nil, errors.New("webrtc: no bandwidth estimator for the connection")
+	}
+	return pc, est, nil
 }
 
 // ICEServers are the STUN/TURN servers to hand to browsers.

@@ -14,6 +14,8 @@ import { mountUsers } from "./views/users.js";
 import { mountAudit } from "./views/audit.js";
 import { mountMeetings } from "./views/meetings.js";
 import { mountMeeting } from "./views/meeting.js";
+import { mountGuest, tokenFromHash } from "./views/guest.js";
+import { REQUEST_TYPES } from "./protocol.js";
 
 /** @typedef {import("./ws.js").User} User */
 /** @typedef {import("./ws.js").AuthOutcome} AuthOutcome */
@@ -52,13 +54,15 @@ import { mountMeeting } from "./views/meeting.js";
 const ALL_ROLES = Object.freeze(["admin", "official", "facilities"]);
 const ADMIN = Object.freeze(["admin"]);
 const MEETERS = Object.freeze(["admin", "official"]);
+// A guest (invite link) sees only the meeting of their invite.
+const ATTENDEES = Object.freeze(["admin", "official", "guest"]);
 
 /** The pages, in nav order. */
 export const ROUTES = Object.freeze(
   /** @type {Route[]} */ ([
     { name: "system", nav: "nav.system", title: "page.system", roles: ALL_ROLES, mount: mountSystem },
     { name: "meetings", nav: "nav.meetings", title: "page.meetings", roles: MEETERS, mount: mountMeetings },
-    { name: "meeting", nav: "", title: "page.meeting", roles: MEETERS, mount: mountMeeting },
+    { name: "meeting", nav: "", title: "page.meeting", roles: ATTENDEES, mount: mountMeeting },
     { name: "users", nav: "nav.users", title: "page.users", roles: ADMIN, mount: mountUsers },
     { name: "audit", nav: "nav.audit", title: "page.audit", roles: ADMIN, mount: mountAudit },
   ]),
@@ -120,6 +124,10 @@ class App {
   /** @type {HTMLElement | null} */
   #boot = null;
   #signingOut = false;
+  /** @type {{el: HTMLElement, destroy: () => void, relocalize: () => void} | null} */
+  #guestPage = null;
+  /** the meeting room of a guest session, "" for users. */
+  #guestRoom = "";
 
   /**
    * @param {HTMLElement} root
@@ -168,6 +176,23 @@ class App {
       if (!this.#i18n.chosen && (a.user.language === "zh-CN" || a.user.language === "en")) {
         this.#i18n.set(a.user.language, { remember: false });
       }
+      const invite = tokenFromHash(location.hash);
+      if (a.role === "guest" && invite && !this.#guestPage) {
+        // A guest opened another invite link: start over from it.
+        this.#showGuest(invite);
+        return;
+      }
+      if (a.role === "guest" && !this.#guestRoom) {
+        // The guest's meeting comes from whoami; the shell waits for it.
+        this.#client
+          .request(REQUEST_TYPES.WHOAMI, {})
+          .then((w) => {
+            this.#guestRoom = String(w.room ?? "");
+            this.#onAuth(a);
+          })
+          .catch(() => this.#showLogin("login.session_ended"));
+        return;
+      }
       const prev = this.#session;
       this.#session = { user: a.user, role: a.role, version: a.version };
       if (prev && this.#topbar && prev.user.id === a.user.id && prev.role === a.role) {
@@ -179,6 +204,11 @@ class App {
       return;
     }
     const hadSession = this.#session !== null;
+    const invite = tokenFromHash(location.hash);
+    if (invite) {
+      if (!this.#guestPage) this.#showGuest(invite);
+      return;
+    }
     if (this.#login) {
       this.#login.failed(a.message);
       return;
@@ -191,6 +221,9 @@ class App {
    */
   #showLogin(noticeKey) {
     this.#teardownShell();
+    this.#guestPage?.destroy();
+    this.#guestPage = null;
+    this.#guestRoom = "";
     this.#notices.clear();
     this.#session = null;
     this.#boot = null;
@@ -203,9 +236,37 @@ class App {
     this.#relocalize();
   }
 
+  /**
+   * #showGuest shows the page of an invite link: the guest gives a name
+   * (and the passcode), gets a guest session, and lands in the meeting.
+   * @param {string} token
+   */
+  #showGuest(token) {
+    this.#teardownShell();
+    this.#login?.destroy();
+    this.#login = null;
+    this.#boot = null;
+    this.#session = null;
+    this.#guestPage?.destroy();
+    this.#client.stop();
+    this.#guestPage = mountGuest({
+      i18n: this.#i18n,
+      token,
+      onSignedIn: (room) => {
+        this.#guestRoom = room;
+        history.replaceState(null, "", `#/meeting/${room}`);
+        this.#client.start();
+      },
+    });
+    this.#root.replaceChildren(this.#guestPage.el);
+    this.#relocalize();
+  }
+
   #showShell() {
     const session = /** @type {Session} */ (this.#session);
     this.#teardownShell();
+    this.#guestPage?.destroy();
+    this.#guestPage = null;
     this.#login?.destroy();
     this.#login = null;
     this.#boot = null;
@@ -238,6 +299,10 @@ class App {
     const session = this.#session;
     if (!session || !this.#viewHost || !this.#title || !this.#topbar) return;
     const allowed = routesFor(session.role);
+    if (session.role === "guest" && location.hash !== `#/meeting/${this.#guestRoom}`) {
+      // A guest has one page: their meeting.
+      history.replaceState(null, "", `#/meeting/${this.#guestRoom}`);
+    }
     const route = allowed.find((r) => r.name === parseHash(location.hash));
     if (!route) {
       const fallback = allowed.find((r) => r.name === DEFAULT_ROUTE) ?? allowed[0];
@@ -270,7 +335,8 @@ class App {
     this.#topbar?.relocalize();
     this.#notices.relocalize();
     this.#login?.relocalize?.();
-    const page = this.#route ? this.#i18n.t(this.#route.title) : this.#i18n.t("login.title");
+    this.#guestPage?.relocalize();
+    const page = this.#route ? this.#i18n.t(this.#route.title) : this.#i18n.t(this.#guestPage ? "page.guest" : "login.title");
     document.title = `${page} · ${this.#i18n.t("app.name")}`;
   }
 

@@ -32,6 +32,21 @@ import { REQUEST_TYPES } from "./protocol.js";
 const GATHER_MS = 3000;
 
 /**
+ * The camera's simulcast layers, lowest first: civicd forwards each
+ * viewer the one that fits their tile and their bandwidth, and tells the
+ * page to pause layers nobody takes.
+ * @type {RTCRtpEncodingParameters[]}
+ */
+export const CAMERA_LAYERS = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+/** How long tile sizes settle before they are reported. */
+const VIEW_REPORT_MS = 250;
+
+/**
  * waitGathered resolves when pc has gathered its candidates (or after GATHER_MS).
  * @param {RTCPeerConnection} pc
  * @returns {Promise<void>}
@@ -122,7 +137,10 @@ export class MeetingConnection {
     if (local && local.getTracks().length > 0) {
       const pub = this.#publisher();
       for (const track of local.getTracks()) {
-        pub.addTransceiver(track, { direction: "sendonly", streams: [local] });
+        /** @type {RTCRtpTransceiverInit} */
+        const init = { direction: "sendonly", streams: [local] };
+        if (track.kind === "video") init.sendEncodings = CAMERA_LAYERS.map((l) => ({ ...l }));
+        pub.addTransceiver(track, init);
       }
       await this.#publishOffer(false);
     }
@@ -225,6 +243,10 @@ export class MeetingConnection {
    * @param {ConsoleEvent} ev
    */
   #handle(ev) {
+    if (ev.kind === "publish.layers") {
+      void this.#setLayers(/** @type {any} */ (ev.data));
+      return;
+    }
     if (ev.kind === "webrtc.offer") {
       const sdp = /** @type {any} */ (ev.data).sdp;
       // One offer at a time, in order.
@@ -245,6 +267,89 @@ export class MeetingConnection {
     await sub.setLocalDescription(answer);
     await waitGathered(sub);
     await this.#client.request(REQUEST_TYPES.WEBRTC_ANSWER, { sdp: sub.localDescription?.sdp ?? "" });
+  }
+
+  /**
+   * setLayers pauses the simulcast layers of a published track that nobody
+   * takes, and resumes the ones somebody does.
+   * @param {{track_id: string, active: string[]}} msg
+   */
+  async #setLayers(msg) {
+    const sender = this.#pub?.getSenders().find((s) => s.track?.id === msg.track_id);
+    if (!sender) return;
+    const params = sender.getParameters();
+    let changed = false;
+    for (const enc of params.encodings ?? []) {
+      if (!enc.rid) continue;
+      const active = msg.active.includes(enc.rid);
+      if (enc.active !== active) {
+        enc.active = active;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    try {
+      await sender.setParameters(params);
+    } catch (err) {
+      console.warn("pausing simulcast layers failed", err);
+    }
+  }
+
+  /** @type {Map<string, {stream: string, width: number, height: number}>} */
+  #views = new Map();
+  /** @type {Map<string, string>} the sizes last reported, by stream */
+  #reported = new Map();
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #viewTimer = null;
+  /** @type {ResizeObserver | null} */
+  #resize = null;
+  /** @type {Map<Element, string>} */
+  #watched = new Map();
+
+  /**
+   * watch reports the size at which video plays the stream id, as it
+   * changes (a hidden element counts as not shown), so civicd can send
+   * the layer that fits. Call unwatch when the element goes.
+   * @param {HTMLVideoElement} video
+   * @param {string} stream
+   */
+  watch(video, stream) {
+    this.#resize ??= new ResizeObserver((entries) => {
+      for (const e of entries) {
+        const id = this.#watched.get(e.target);
+        if (id) this.#setView(id, e.contentRect.width, e.contentRect.height);
+      }
+    });
+    this.#watched.set(video, stream);
+    this.#resize.observe(video);
+  }
+
+  /**
+   * @param {HTMLVideoElement} video
+   */
+  unwatch(video) {
+    this.#watched.delete(video);
+    this.#resize?.unobserve(video);
+  }
+
+  /**
+   * @param {string} stream
+   * @param {number} width CSS pixels
+   * @param {number} height CSS pixels
+   */
+  #setView(stream, width, height) {
+    const dpr = window.devicePixelRatio || 1;
+    this.#views.set(stream, { stream, width: Math.round(width * dpr), height: Math.round(height * dpr) });
+    if (this.#viewTimer) return;
+    this.#viewTimer = setTimeout(() => {
+      this.#viewTimer = null;
+      const changed = [...this.#views.values()].filter((v) => this.#reported.get(v.stream) !== `${v.width}x${v.height}`);
+      if (changed.length === 0 || this.#left) return;
+      for (const v of changed) this.#reported.set(v.stream, `${v.width}x${v.height}`);
+      this.#client.request(REQUEST_TYPES.CONFERENCE_VIEW, { views: changed }).catch(() => {
+        for (const v of changed) this.#reported.delete(v.stream); // told again next time
+      });
+    }, VIEW_REPORT_MS);
   }
 
   /**

@@ -35,6 +35,11 @@ export const REQUEST_TYPES = Object.freeze({
   CONFERENCE_HAND: "conference.hand",
   CONFERENCE_REJOIN: "conference.rejoin",
   WEBRTC_RESTART: "webrtc.restart",
+  CONFERENCE_VIEW: "conference.view",
+  CONFERENCE_INVITE: "conference.invite",
+  CONFERENCE_LOBBY: "conference.lobby",
+  CONFERENCE_ADMIT: "conference.admit",
+  CONFERENCE_DENY: "conference.deny",
 });
 
 /** Message types the server sends. */

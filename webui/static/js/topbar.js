@@ -61,6 +61,9 @@ export function createTopbar(ctx) {
 
   /** @type {Session} */
   let session = ctx.session;
+  // A guest has no password to change.
+  const changePw = userMenu.querySelector("[data-testid=change-password]");
+  if (changePw instanceof HTMLElement) changePw.hidden = session.role === "guest";
   const showUser = () => {
     userName.textContent = session.user.display_name || session.user.username;
     userName.title = session.user.username;

@@ -1,11 +1,14 @@
 // @ts-check
 // The meeting page (#/meeting/ROOM): self view, one tile per participant
 // with the active speaker highlighted, mic/camera/hand/leave buttons,
-// chat, and the host's controls (mute, mute all, remove, lock, end).
+// chat, and the host's controls (mute, mute all, remove, lock, end, invite
+// guests, the lobby). A guest (invite link) waits in the lobby first; see
+// meeting-lobby.js.
 
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
 import { MeetingConnection } from "../meeting-rtc.js";
+import { createLobbyPanel, createWaitingScreen, lobbyClient, openInviteDialog } from "./meeting-lobby.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
 /** @typedef {import("../app.js").View} View */
@@ -41,6 +44,7 @@ export function roomFromHash(hash) {
 export function mountMeeting(ctx) {
   const { client, i18n, notices } = ctx;
   const room = roomFromHash(location.hash);
+  const isGuest = ctx.session.role === "guest";
   const error = new ErrorBox("meeting-error");
   /** @type {Map<string, Tile>} */
   const tiles = new Map();
@@ -77,7 +81,9 @@ export function mountMeeting(ctx) {
   const muteAllBtn = h("button", { class: "btn", testid: "meeting-mute-all", i18n: "meeting.mute_all", attrs: { type: "button", hidden: true } });
   const lockBtn = h("button", { class: "btn", testid: "meeting-lock", i18n: "meeting.lock", attrs: { type: "button", hidden: true } });
   const endBtn = h("button", { class: "btn btn-danger-quiet", testid: "meeting-end", i18n: "meeting.end", attrs: { type: "button", hidden: true } });
+  const inviteBtn = h("button", { class: "btn btn-small", testid: "meeting-invite", i18n: "meeting.invite", attrs: { type: "button", hidden: true } });
   const bar = h("div", { class: "meeting-bar" }, micBtn, camBtn, shareBtn, handBtn, muteAllBtn, lockBtn, endBtn, leaveBtn);
+  const lobbyPanel = createLobbyPanel({ i18n, act, notify: (text) => notices.show(text, "info"), invite: inviteBtn });
 
   const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
   const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
@@ -86,6 +92,7 @@ export function mountMeeting(ctx) {
   const side = h(
     "aside",
     { class: "meeting-side card" },
+    lobbyPanel.el,
     h("h2", { class: "card-title", i18n: "meeting.participants" }),
     people,
     h("h2", { class: "card-title", i18n: "meeting.chat" }),
@@ -101,8 +108,22 @@ export function mountMeeting(ctx) {
     h("div", { class: "meeting-body" }, h("section", { class: "meeting-main" }, grid, bar), side),
   );
 
+  // A guest's join waits in the lobby until a host admits them.
+  const waitScreen = createWaitingScreen(i18n, () => {
+    waitScreen.el.hidden = true;
+    void join(nameInput.value.trim(), "");
+  });
   const conn = new MeetingConnection({
-    client,
+    client: isGuest
+      ? lobbyClient(client, {
+          onWaiting: (res) => {
+            meetingTitle = res.meeting?.title ?? "";
+            renderHeading();
+            prejoin.hidden = true;
+            waitScreen.waiting(meetingTitle);
+          },
+        })
+      : client,
     room,
     onEvent: onRoomEvent,
     onTrack,
@@ -146,6 +167,7 @@ export function mountMeeting(ctx) {
     t = { peer: p, el: tileEl, video, stream, name, badges, controls, quality };
     tiles.set(p.id, t);
     grid.append(tileEl);
+    conn.watch(video, p.id); // civicd sends the simulcast layer that fits the tile
     update(t, p);
     return t;
   }
@@ -259,6 +281,7 @@ export function mountMeeting(ctx) {
       case "participant.left": {
         const t = tiles.get(d.participant_id);
         if (t) {
+          conn.unwatch(t.video);
           t.el.remove();
           tiles.delete(d.participant_id);
           renderCount();
@@ -284,6 +307,9 @@ export function mountMeeting(ctx) {
         break;
       case "chat.message":
         addChat(d);
+        break;
+      case "lobby.changed":
+        lobbyPanel.update(d);
         break;
       case "meeting.locked":
         locked = Boolean(d.locked);
@@ -383,7 +409,13 @@ export function mountMeeting(ctx) {
   endBtn.addEventListener("click", async () => {
     if (await confirmDialog(i18n, i18n.t("meeting.end_confirm"), { danger: true })) void act(REQUEST_TYPES.CONFERENCE_END, { room });
   });
+  inviteBtn.addEventListener("click", () => openInviteDialog({ i18n, client, room }));
   leaveBtn.addEventListener("click", () => {
+    if (isGuest) {
+      // A guest has no meetings page to go back to.
+      finish(() => i18n.t("guest.left"));
+      return;
+    }
     void conn.leave().finally(() => {
       location.hash = "#/meetings";
     });
@@ -461,13 +493,16 @@ export function mountMeeting(ctx) {
   const body = /** @type {HTMLElement} */ (el.querySelector(".meeting-body"));
   body.hidden = true;
   el.insertBefore(prejoin, body);
+  el.insertBefore(waitScreen.el, body);
 
   /**
    * openDevices (re)opens the camera and microphone chosen in the selects.
    */
   async function openDevices() {
     for (const t of local?.getTracks() ?? []) t.stop();
-    const video = camSelect.value ? { deviceId: { exact: camSelect.value }, width: 640, height: 360 } : { width: 640, height: 360 };
+    // 720p, so the camera can be sent in three simulcast layers (720p, 360p, 180p).
+    const size = { width: { ideal: 1280 }, height: { ideal: 720 } };
+    const video = camSelect.value ? { deviceId: { exact: camSelect.value }, ...size } : size;
     const audio = micSelect.value ? { deviceId: { exact: micSelect.value } } : true;
     try {
       local = await navigator.mediaDevices.getUserMedia({ video, audio });
@@ -497,8 +532,16 @@ export function mountMeeting(ctx) {
     fill(micSelect, "audioinput", local?.getAudioTracks()[0]);
   }
 
-  camSelect.addEventListener("change", () => void openDevices());
-  micSelect.addEventListener("change", () => void openDevices());
+  // Joining waits for the camera and microphone being opened, so that a
+  // quick click does not join receive-only.
+  /** @type {Promise<void>} */
+  let devicesOpen = Promise.resolve();
+  camSelect.addEventListener("change", () => {
+    devicesOpen = openDevices();
+  });
+  micSelect.addEventListener("change", () => {
+    devicesOpen = openDevices();
+  });
   prejoinForm.addEventListener("submit", (ev) => {
     ev.preventDefault();
     joinBtn.disabled = true;
@@ -510,12 +553,15 @@ export function mountMeeting(ctx) {
    */
   async function join(name, passcode) {
     try {
+      await devicesOpen;
       const res = await conn.join(local, name, passcode);
       if (gone) return;
       prejoin.remove();
+      waitScreen.el.remove();
       body.hidden = false;
       isHost = res.host;
-      muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = !isHost;
+      muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = inviteBtn.hidden = !isHost;
+      if (isHost && res.waiting_room) lobbyPanel.update(res.waiting_room);
       for (const p of res.participants) tileFor(p);
       for (const m of res.chat ?? []) addChat(m);
       meetingTitle = res.meeting.title;
@@ -525,6 +571,14 @@ export function mountMeeting(ctx) {
       renderCount();
     } catch (err) {
       const code = /** @type {{code?: string}} */ (err).code;
+      if (isGuest && (code === "denied" || code === "disconnected") && !gone) {
+        // Turned away, or the connection dropped while waiting: the guest
+        // may ask again.
+        prejoin.hidden = true;
+        waitScreen.denied(() => (code === "denied" ? i18n.t("guest.denied") : errorText(i18n, err)));
+        joinBtn.disabled = false;
+        return;
+      }
       if ((code === "auth_failed" || code === "locked_out") && !gone) {
         // The meeting has a passcode: ask for it (again).
         const key = code === "locked_out" ? "meeting.passcode_locked" : passcode ? "meeting.passcode_wrong" : "meeting.passcode_needed";
@@ -536,14 +590,16 @@ export function mountMeeting(ctx) {
         return;
       }
       prejoin.remove();
+      waitScreen.el.remove();
       body.hidden = false;
-      finish(() => errorText(i18n, err), false);
+      finish(() => (code === "ended" ? i18n.t("meeting.ended") : errorText(i18n, err)), false);
     }
   }
 
   renderHeading();
   state.dataset.i18n = "";
-  void openDevices().then(listDevices).catch(() => {});
+  devicesOpen = openDevices();
+  void devicesOpen.then(listDevices).catch(() => {});
 
   return {
     el,
@@ -560,6 +616,7 @@ export function mountMeeting(ctx) {
       error.relocalize();
       renderCount();
       renderHeading();
+      lobbyPanel.relocalize();
     },
   };
 }
