@@ -89,6 +89,19 @@ func TestMeetingInBrowsers(t *testing.T) {
 		t.Logf("join click to first remote frame: %v", joinToFrame)
 	})
 
+	step(t, "simulcast: a small tile gets a small layer, a big one the full layer", func(t *testing.T) {
+		width := `document.querySelector('[data-testid=remote-video]').videoWidth`
+		guest.poll(t, "the host's camera arrives in a small layer for a small tile", `(() => { const w = `+width+`; return w > 0 && w <= 640; })()`)
+		small := evalAs[float64](t, guest, width)
+		evalAs[bool](t, guest, `(() => { const v = document.querySelector('[data-testid=remote-video]'); Object.assign(v.style, {position: "fixed", left: "0", top: "0", width: "1280px", height: "720px", zIndex: "10"}); return true; })()`) // show the host's video big
+		guest.poll(t, "civicd switches the big tile up to a bigger layer", `(() => { const w = `+width+`; return w > 640; })()`)
+		big := evalAs[float64](t, guest, width)
+		guest.poll(t, "and the video keeps decoding", `document.querySelector('[data-testid=remote-video]').getVideoPlaybackQuality().totalVideoFrames > 30`)
+		evalAs[bool](t, guest, `(() => { document.querySelector('[data-testid=remote-video]').removeAttribute("style"); return true; })()`) // small again
+		guest.poll(t, "back to a small layer", `(() => { const w = `+width+`; return w > 0 && w <= 640; })()`)
+		t.Logf("decoded width: %v in a small tile, %v in a 1280x720 one", small, big)
+	})
+
 	step(t, "a third joins: everyone decodes the other two, then the third leaves", func(t *testing.T) {
 		third.login(t, d.URL+"/#/meeting/"+room, "deputy", "deputy-password-1")
 		third.do(t, "join", chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)), chromedp.Click(chromedp.CSS(`[data-testid=prejoin-join]`)))
