@@ -72,6 +72,8 @@ func startDaemon(ctx context.Context, bin, dir string) (*daemon, error) {
 		"CIVIC_LOG_FORMAT=json",
 		"CIVIC_LOG_LEVEL=info",
 		"CIVIC_MQTT_LISTEN=",
+		"CIVIC_MEETINGS_MAX_PARTICIPANTS=1000",
+		"CIVIC_MEETINGS_MAX_PARTICIPANTS_TOTAL=2000",
 		"CIVIC_SIP_LISTEN=127.0.0.1:0",
 		"CIVIC_SIP_TLS_LISTEN=127.0.0.1:0",
 		"CIVIC_WEBRTC_UDP_PORT=0",

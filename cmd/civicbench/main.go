@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "wait after every track delivers, before the window")
 	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound on the whole run, build included")
 	fs.DurationVar(&o.perScen, "scenario-timeout", 90*time.Second, "bound on each scenario, start-up to tear-down")
-	fs.IntVar(&o.limit, "meeting-limit", 100, "participants per meeting the daemon admits (civicd's conference.Config.MaxParticipants); 0: none")
+	fs.IntVar(&o.limit, "meeting-limit", 0, "split scenarios into meetings of at most this many participants; 0: the scenario's own shape (the daemon is started with meetings.max_participants 1000)")
 	fs.IntVar(&o.workers, "join-workers", 8, "participants joining at once")
 	fs.BoolVar(&o.pace, "pace", false, "spread each video frame's packets at 2.5× the bitrate, as a browser's pacer does, instead of sending the frame as one burst")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr, and pion's own log")
