@@ -68,6 +68,8 @@ func TestMeetingInBrowsers(t *testing.T) {
 	step(t, "a guest joins and both see and hear each other", func(t *testing.T) {
 		guest.login(t, d.URL+"/#/meetings", "clerk", "clerk-password-1")
 		guest.do(t, "see the meeting live", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"]`, room))))
+		guest.poll(t, "the live meeting's media figures show under it", `(() => { const r = document.querySelector('[data-testid=meeting-stats]'); return !!r && r.textContent.includes("Administrator") && r.textContent.includes("kbit/s"); })()`)
+		guest.shot(t, shots, "10c-meetings-stats")
 		guest.do(t, "open the meeting and choose a name", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-testid=meetings-table] tr[data-room="%s"] [data-testid=meeting-join]`, room))),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=prejoin-join]`)),
 			chromedp.SetValue(chromedp.CSS(`[data-testid=prejoin-name]`), "李文书 (前台)"))

@@ -215,7 +215,7 @@ export function mountMeetings(ctx) {
     if (!list || list.length === 0 || (m.participants ?? 0) === 0) return null;
     const items = list.map((p) =>
       h("li", {
-        text: i18n.t("meetings.stats_line", { name: p.name, in: String(p.in_kbps), out: String(p.out_kbps), loss: p.loss_pct.toFixed(1), rtt: String(Math.round(p.rtt_ms)) }),
+        text: i18n.t("meetings.stats_line", { name: p.name, in: String(p.in_kbps), out: String(p.out_kbps), loss: p.loss_pct.toFixed(1), rtt: p.rtt_ms > 0 ? String(Math.round(p.rtt_ms)) : "–" }),
       }),
     );
     return h(
