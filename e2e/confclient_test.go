@@ -19,19 +19,7 @@ func TestGoClientsInAMeeting(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), timeScale*30*time.Second)
 	defer cancel()
-	opts := confclient.Options{TLS: &tls.Config{InsecureSkipVerify: true}} // the daemon's self-signed certificate
-	token, err := confclient.Login(ctx, d.URL, "admin", d.AdminPassword, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func() *confclient.Client {
-		c, err := confclient.Dial(ctx, d.URL, token, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := goClients(ctx, t, d)
 	a, b := dial(), dial()
 	var created struct {
 		Meeting struct{ Room string }
@@ -89,5 +77,25 @@ func TestGoClientsInAMeeting(t *testing.T) {
 	}
 	if err := bs.Leave(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// goClients signs in to d as the admin and returns a function that opens
+// a Go participant's console connection; each closes with the test.
+func goClients(ctx context.Context, t *testing.T, d *daemon) func() *confclient.Client {
+	t.Helper()
+	opts := confclient.Options{TLS: &tls.Config{InsecureSkipVerify: true}} // the daemon's self-signed certificate
+	token, err := confclient.Login(ctx, d.URL, "admin", d.AdminPassword, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() *confclient.Client {
+		t.Helper()
+		c, err := confclient.Dial(ctx, d.URL, token, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
-	"civic/conference/confclient"
 	"civic/internal/rtc/rtctest"
 )
 
@@ -99,19 +97,7 @@ func TestICERestartAfterPathLoss(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), timeScale*60*time.Second)
 	defer cancel()
-	opts := confclient.Options{TLS: &tls.Config{InsecureSkipVerify: true}}
-	token, err := confclient.Login(ctx, d.URL, "admin", d.AdminPassword, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func() *confclient.Client {
-		c, err := confclient.Dial(ctx, d.URL, token, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := goClients(ctx, t, d)
 	pubc, roamc := dial(), dial()
 	var created struct{ Meeting struct{ Room string } }
 	if err := pubc.Call(ctx, "conference.create", map[string]any{"title": "Roaming"}, &created); err != nil {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"sync"
 	"testing"
@@ -91,19 +90,7 @@ func TestSimulcast(t *testing.T) {
 	d := startDaemon(t, daemonConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), timeScale*90*time.Second)
 	defer cancel()
-	opts := confclient.Options{TLS: &tls.Config{InsecureSkipVerify: true}}
-	token, err := confclient.Login(ctx, d.URL, "admin", d.AdminPassword, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func() *confclient.Client {
-		c, err := confclient.Dial(ctx, d.URL, token, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := goClients(ctx, t, d)
 	pubc, subc := dial(), dial()
 	var created struct{ Meeting struct{ Room string } }
 	if err := pubc.Call(ctx, "conference.create", map[string]any{"title": "Simulcast"}, &created); err != nil {
