@@ -46,6 +46,9 @@ export const CAMERA_LAYERS = [
 /** How long tile sizes settle before they are reported. */
 const VIEW_REPORT_MS = 250;
 
+/** How long a connection may stay disconnected before ICE is restarted. */
+const ICE_GRACE_MS = 3000;
+
 /**
  * waitGathered resolves when pc has gathered its candidates (or after GATHER_MS).
  * @param {RTCPeerConnection} pc
@@ -130,6 +133,7 @@ export class MeetingConnection {
     this.#id = res.participant_id;
     this.#ice = res.ice_servers ?? [];
     this.#sub = new RTCPeerConnection({ iceServers: this.#ice });
+    this.#watchIce(this.#sub);
     this.#sub.ontrack = (ev) => {
       const stream = ev.streams[0];
       if (stream) this.#onTrack(ev.track, stream);
@@ -149,7 +153,10 @@ export class MeetingConnection {
 
   /** @returns {RTCPeerConnection} the publish connection, made on first use. */
   #publisher() {
-    this.#pub ??= new RTCPeerConnection({ iceServers: this.#ice });
+    if (!this.#pub) {
+      this.#pub = new RTCPeerConnection({ iceServers: this.#ice });
+      this.#watchIce(this.#pub);
+    }
     return this.#pub;
   }
 
@@ -182,6 +189,47 @@ export class MeetingConnection {
     sender.track?.stop();
     this.#pub.removeTrack(sender);
     await this.#publishOffer(false);
+  }
+
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #iceTimer = null;
+  #restarting = false;
+
+  /**
+   * watchIce restarts ICE when the media path breaks while the websocket
+   * stays up (a new network, a dropped Wi-Fi): at once when ICE fails,
+   * after ICE_GRACE_MS when it stays disconnected.
+   * @param {RTCPeerConnection} pc
+   */
+  #watchIce(pc) {
+    pc.addEventListener("iceconnectionstatechange", () => {
+      const st = pc.iceConnectionState;
+      if (st === "failed") {
+        void this.restartIce();
+      } else if (st === "disconnected" && !this.#iceTimer) {
+        this.#iceTimer = setTimeout(() => {
+          this.#iceTimer = null;
+          if (pc.iceConnectionState === "disconnected") void this.restartIce();
+        }, ICE_GRACE_MS);
+      }
+    });
+  }
+
+  /**
+   * restartIce restarts ICE on both connections: a new publish offer, and
+   * a new subscribe offer asked of civicd.
+   */
+  async restartIce() {
+    if (this.#restarting || this.#left || !this.#id) return;
+    this.#restarting = true;
+    try {
+      if (this.#pub) await this.#publishOffer(true);
+      await this.#client.request(REQUEST_TYPES.WEBRTC_RESTART, {});
+    } catch (err) {
+      console.warn("ICE restart failed", err);
+    } finally {
+      this.#restarting = false;
+    }
   }
 
   /**
