@@ -35,17 +35,22 @@ func (s *Service) left(p *Participant) {
 	}
 }
 
-// Host returns the host of a meeting, ended or not.
-func (s *Service) Host(ctx context.Context, roomNo string) (string, error) {
+// Hosts returns the host and co-hosts of a meeting, ended or not.
+func (s *Service) Hosts(ctx context.Context, roomNo string) ([]string, error) {
+	var id int64
 	var host string
-	err := s.db.QueryRowContext(ctx, `SELECT host FROM meetings WHERE room = ?`, roomNo).Scan(&host)
+	err := s.db.QueryRowContext(ctx, `SELECT id, host FROM meetings WHERE room = ?`, roomNo).Scan(&id, &host)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNoMeeting
+		return nil, ErrNoMeeting
 	}
 	if err != nil {
-		return "", fmt.Errorf("meeting %s: %w", roomNo, err)
+		return nil, fmt.Errorf("meeting %s: %w", roomNo, err)
 	}
-	return host, nil
+	co, err := s.coHosts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{host}, co[id]...), nil
 }
 
 // AttendanceOf returns the attendance record of a meeting, in join order.

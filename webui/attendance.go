@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"civic/conference"
@@ -13,7 +15,7 @@ import (
 
 // Attendance is what the CSV export needs from the meetings module.
 type Attendance interface {
-	Host(ctx context.Context, room string) (string, error)
+	Hosts(ctx context.Context, room string) ([]string, error)
 	AttendanceOf(ctx context.Context, room string) ([]conference.Attendance, error)
 }
 
@@ -37,7 +39,7 @@ func (s *Server) handleAttendanceCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	room := r.PathValue("room")
-	host, err := att.Host(r.Context(), room)
+	hosts, err := att.Hosts(r.Context(), room)
 	if errors.Is(err, conference.ErrNoMeeting) {
 		writeAPIError(w, http.StatusNotFound, CodeNotFound, "there is no meeting with that room number")
 		return
@@ -47,8 +49,9 @@ func (s *Server) handleAttendanceCSV(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusInternalServerError, CodeInternal, "the server could not read the attendance")
 		return
 	}
-	if sess.User.Role != auth.RoleAdmin && sess.User.Username != host {
-		writeAPIError(w, http.StatusForbidden, CodeNotAllowed, "only the meeting's host or an admin can export its attendance")
+	isHost := slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, sess.User.Username) })
+	if sess.User.Role != auth.RoleAdmin && !isHost {
+		writeAPIError(w, http.StatusForbidden, CodeNotAllowed, "only the meeting's hosts or an admin can export its attendance")
 		return
 	}
 	rows, err := att.AttendanceOf(r.Context(), room)

@@ -531,9 +531,12 @@ func publishVP8(t *testing.T, p *peerClient) chan struct{} {
 
 func TestAttendanceCSV(t *testing.T) {
 	ts := newTestServer(t)
+	if _, err := ts.auth.CreateUser(context.Background(), auth.NewUser{Username: "u-cohost", Role: auth.RoleOfficial, Password: "password-official"}); err != nil {
+		t.Fatal(err)
+	}
 	hostToken := ts.login(auth.RoleOfficial)
 	host := ts.connect(hostToken)
-	room := host.request(TypeConferenceCreate, map[string]any{"title": "Record"})["result"].(map[string]any)["meeting"].(map[string]any)["room"].(string)
+	room := host.request(TypeConferenceCreate, map[string]any{"title": "Record", "co_hosts": []string{"u-cohost"}})["result"].(map[string]any)["meeting"].(map[string]any)["room"].(string)
 	host.request(TypeConferenceJoin, map[string]any{"room": room, "name": "=Chair 主持"})
 	host.request(TypeConferenceLeave, nil)
 
@@ -563,6 +566,14 @@ func TestAttendanceCSV(t *testing.T) {
 	}
 	if resp, _ := get(ts.login(auth.RoleAdmin), room); resp.StatusCode != 200 {
 		t.Errorf("admin export: %d", resp.StatusCode)
+	}
+	_, loginBody := ts.post("/api/login", `{"username":"u-cohost","password":"password-official"}`)
+	var login LoginResponse
+	if err := json.Unmarshal(loginBody, &login); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(login.Token, room); resp.StatusCode != 200 {
+		t.Errorf("co-host export: %d", resp.StatusCode)
 	}
 	if resp, _ := get(ts.login(auth.RoleFacilities), room); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("facilities export: %d, want 403", resp.StatusCode)

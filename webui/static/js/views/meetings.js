@@ -84,11 +84,11 @@ export function mountMeetings(ctx) {
   }
 
   /**
-   * canExport: admins and the meeting's creator may export its attendance.
+   * canExport: admins and the meeting's hosts may export its attendance.
    * @param {Meeting} m
    */
   function canExport(m) {
-    return session.role === "admin" || session.user.username === m.host;
+    return session.role === "admin" || hostedBy(m, session.user.username);
   }
 
   /**
