@@ -92,6 +92,7 @@ const (
 	KindParticipantJoined = "conference.participant_joined"
 	KindParticipantLeft   = "conference.participant_left"
 	KindMeetingEnded      = "conference.meeting_ended"
+	KindMeetingUpdated    = "conference.meeting_updated"   // its settings changed (the lobby)
 	KindParticipantMuted  = "conference.participant_muted" // a host muted or unmuted them
 	KindSpeakerChanged    = "conference.speaker_changed"   // Participant is speaking now
 )

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
+
+	"civic/internal/events"
 )
 
 // TestServerWideLimit: the per-server participant limit counts every
@@ -93,5 +96,41 @@ func TestOfferWithoutForwardableCodec(t *testing.T) {
 	_, err = p.PublishOffer(offer)
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "video section 0 offers no codec") {
 		t.Fatalf("an AV1-only offer: %v, want a no-codec error", err)
+	}
+}
+
+// busRecorder keeps what the service publishes.
+type busRecorder struct {
+	mu  sync.Mutex
+	evs []events.Payload
+}
+
+func (b *busRecorder) Publish(p events.Payload) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.evs = append(b.evs, p)
+}
+
+// TestLobbyToggleIsAnnounced: turning a meeting's lobby off is a
+// meetings-topic event carrying the new setting, so lists update live.
+func TestLobbyToggleIsAnnounced(t *testing.T) {
+	s := newTestService(t, Config{})
+	bus := &busRecorder{}
+	s.bus = bus
+	m, _ := s.CreateMeeting(context.Background(), "host", MeetingOptions{Title: "Lobby"})
+	p, _, _, err := s.Join(context.Background(), m.Room, Identity{Name: "host", User: "host"}, func(Signal) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Leave()
+	if err := p.SetLobby(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	last := bus.evs[len(bus.evs)-1]
+	ev, ok := last.(MeetingEvent)
+	if !ok || ev.Kind != KindMeetingUpdated || ev.Meeting.Lobby || ev.Meeting.Participants != 1 {
+		t.Fatalf("last event %#v; want conference.meeting_updated with the lobby off", last)
 	}
 }

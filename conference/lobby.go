@@ -217,6 +217,11 @@ func (p *Participant) SetLobby(ctx context.Context, enabled bool) error {
 		w.finish(Signal{Kind: SignalAdmitted, Data: map[string]any{}})
 	}
 	s.tellHosts(roomNo)
+	p.r.mu.Lock()
+	m := p.r.meeting
+	m.Participants = len(p.r.members)
+	p.r.mu.Unlock()
+	s.publish(MeetingEvent{Kind: KindMeetingUpdated, Meeting: m})
 	return nil
 }
 
