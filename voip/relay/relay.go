@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"civic/voip/dtmf"
 )
 
 // relatchAfter is how long a latched source must be silent before another
@@ -346,20 +348,5 @@ func (g *leg) event(pkt []byte) (rune, bool) {
 	if seen {
 		return 0, false
 	}
-	return eventDigit(pkt[off])
-}
-
-// eventDigit maps an RFC 4733 DTMF event code to its key.
-func eventDigit(code byte) (rune, bool) {
-	switch {
-	case code <= 9:
-		return rune('0' + code), true
-	case code == 10:
-		return '*', true
-	case code == 11:
-		return '#', true
-	case code >= 12 && code <= 15:
-		return rune('A' + code - 12), true
-	}
-	return 0, false
+	return dtmf.FromEvent(pkt[off])
 }
