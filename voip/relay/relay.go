@@ -130,7 +130,7 @@ type DTMF struct {
 type Session struct {
 	p     *Ports
 	legs  [2]*leg
-	dtmf  func(DTMF)
+	dtmf  atomic.Pointer[func(DTMF)]
 	wg    sync.WaitGroup
 	close sync.Once
 }
@@ -155,7 +155,10 @@ type leg struct {
 // NewSession binds a port pair for each leg. onDTMF (may be nil) is called
 // for each key press, from the relay's goroutines.
 func (p *Ports) NewSession(onDTMF func(DTMF)) (*Session, error) {
-	s := &Session{p: p, dtmf: onDTMF}
+	s := &Session{p: p}
+	if onDTMF != nil {
+		s.dtmf.Store(&onDTMF)
+	}
 	for i := range s.legs {
 		rtp, rtcp, err := p.pair()
 		if err != nil {
@@ -165,6 +168,11 @@ func (p *Ports) NewSession(onDTMF func(DTMF)) (*Session, error) {
 		s.legs[i] = &leg{rtp: rtp, rtcp: rtcp, port: rtp.LocalAddr().(*net.UDPAddr).Port, evPT: -1}
 	}
 	return s, nil
+}
+
+// SetDTMF sets (or replaces) what is called for each key press.
+func (s *Session) SetDTMF(onDTMF func(DTMF)) {
+	s.dtmf.Store(&onDTMF)
 }
 
 // Local is the address to put in leg l's SDP: where that phone sends.
@@ -256,8 +264,10 @@ func (s *Session) relay(l Leg, from, to *leg, rtcp bool) {
 		if !rtcp {
 			from.packets.Add(1)
 			from.bytes.Add(uint64(n))
-			if d, ok := from.event(buf[:n]); ok && s.dtmf != nil {
-				s.dtmf(DTMF{Leg: l, Digit: d})
+			if d, ok := from.event(buf[:n]); ok {
+				if f := s.dtmf.Load(); f != nil && *f != nil {
+					(*f)(DTMF{Leg: l, Digit: d})
+				}
 			}
 		}
 		dst := to.destination(rtcp)

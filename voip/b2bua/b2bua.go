@@ -1,0 +1,376 @@
+// Package b2bua connects phone calls in civicd: a back-to-back user agent
+// that answers the caller's INVITE itself and places a second call to
+// the callee, so the two phones never see each other's signalling or
+// addresses. Media is anchored in the RTP relay (voip/relay): each phone
+// is given the relay's address in the SDP it receives.
+//
+// Routing follows the callee's settings from the Directory: do not
+// disturb, forwarding (always, on busy, on no answer after N seconds) and
+// ring groups (all at once, or in order). The first phone to answer wins;
+// the others are cancelled.
+//
+// voip builds an Engine on its SIP server and client and passes it the
+// in-dialog requests; the Engine knows nothing of registrations or
+// passwords, which come through the Directory and Authenticator.
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"civic/voip/callsdp"
+	"civic/voip/relay"
+)
+
+// Errors from a Directory.
+var (
+	// ErrUnknown: no extension or ring group has the number (404).
+	ErrUnknown = errors.New("no such number")
+)
+
+// Target is one registered contact of an extension: where to send an
+// INVITE for it.
+type Target struct {
+	Ext       string
+	URI       sip.Uri // the contact the phone registered
+	Dest      string  // host:port to send to: the address its REGISTER came from (NAT)
+	Transport string  // udp, tcp, tls
+}
+
+// Route is where a dialled number leads.
+type Route struct {
+	Number string
+	// Targets ring for this route: an extension's contacts, or a ring
+	// group's members' contacts. Empty: nobody is registered.
+	Targets []Target
+	// Sequential rings the targets one extension at a time (a ring group
+	// "in order"), each for RingTimeout.
+	Sequential bool
+	// RingTimeout is how long to ring before giving up (no answer).
+	RingTimeout time.Duration
+	// DND: the extension takes no calls now.
+	DND bool
+	// Forwarding numbers; empty for none.
+	ForwardAlways, ForwardBusy, ForwardNoAnswer string
+}
+
+// Directory tells where numbers lead.
+type Directory interface {
+	Route(number string) (Route, error)
+}
+
+// Authenticator decides who places a call. It answers the INVITE itself
+// (a challenge, a refusal) when it returns ok false.
+type Authenticator interface {
+	Caller(req *sip.Request, tx sip.ServerTransaction) (ext string, ok bool)
+}
+
+// Observer hears about calls: each state change, key presses, and the
+// record when a call ends. Its methods must not block.
+type Observer interface {
+	CallChanged(c Call)
+	DTMF(callID, ext string, digit rune)
+	Ended(r Record)
+}
+
+// Call states.
+const (
+	StateRinging  = "ringing"
+	StateAnswered = "answered"
+	StateHeld     = "held"
+	StateEnded    = "ended"
+)
+
+// Call is a live call as the console shows it.
+type Call struct {
+	ID       string    `json:"id"`
+	Caller   string    `json:"caller"`
+	Callee   string    `json:"callee"` // the number dialled
+	Target   string    `json:"target"` // the extension ringing or answering, after forwarding
+	State    string    `json:"state"`
+	Started  time.Time `json:"started"`
+	Answered time.Time `json:"answered,omitzero"`
+	Codec    string    `json:"codec,omitempty"`
+}
+
+// Call results, for the record.
+const (
+	ResultAnswered    = "answered"
+	ResultBusy        = "busy"
+	ResultNoAnswer    = "no_answer"
+	ResultUnavailable = "unavailable" // not registered, or unreachable
+	ResultUnknown     = "unknown_number"
+	ResultCancelled   = "cancelled"
+	ResultRefused     = "refused" // no common codec, bad SDP
+	ResultFailed      = "failed"
+)
+
+// Record is the call record written when a call ends.
+type Record struct {
+	CallID          string
+	Caller, Callee  string
+	FinalTarget     string
+	Started         time.Time
+	Answered, Ended time.Time // Answered is zero when nobody answered
+	Result          string
+	Codec           string
+	CallerTransport string
+	CalleeTransport string
+}
+
+// Config sets up an Engine.
+type Config struct {
+	// Client sends civicd's requests (the callee legs, BYEs).
+	Client *sipgo.Client
+	// Contact is civicd's contact for dialogs: its listen address.
+	Contact sip.ContactHeader
+	// Ports is the RTP relay's port pool.
+	Ports *relay.Ports
+	// Domain is civicd's SIP domain, for From headers of callee legs.
+	Domain string
+	// RingTimeout is the default time to ring. Default: 30 s.
+	RingTimeout time.Duration
+	// MaxForwards bounds forwarding hops. Default: 5.
+	MaxForwards int
+}
+
+// Engine runs the calls.
+type Engine struct {
+	cfg  Config
+	dir  Directory
+	auth Authenticator
+	obs  Observer
+	log  *slog.Logger
+	ua   sipgo.DialogUA
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	calls    map[string]*call // by our call id
+	byCaller map[string]*call // by the caller leg's dialog id
+	byCallee map[string]*call // by the answered callee leg's dialog id
+}
+
+// New returns an Engine. obs may be nil.
+func New(cfg Config, dir Directory, auth Authenticator, obs Observer, logger *slog.Logger) *Engine {
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 30 * time.Second
+	}
+	if cfg.MaxForwards <= 0 {
+		cfg.MaxForwards = 5
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{
+		cfg: cfg, dir: dir, auth: auth, obs: obs, log: logger,
+		ua:  sipgo.DialogUA{Client: cfg.Client, ContactHDR: cfg.Contact, RewriteContact: true},
+		ctx: ctx, cancel: cancel,
+		calls:    make(map[string]*call),
+		byCaller: make(map[string]*call),
+		byCallee: make(map[string]*call),
+	}
+}
+
+// Calls returns the live calls.
+func (e *Engine) Calls() []Call {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Call, 0, len(e.calls))
+	for _, c := range e.calls {
+		out = append(out, c.snapshot())
+	}
+	return out
+}
+
+// Hangup ends a live call (an admin's request).
+func (e *Engine) Hangup(id string) error {
+	e.mu.Lock()
+	c := e.calls[id]
+	e.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("%w: call %s", ErrUnknown, id)
+	}
+	c.hangup("hung up from the console")
+	return nil
+}
+
+// Shutdown ends every call and waits for their goroutines.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.cancel()
+	e.mu.Lock()
+	calls := make([]*call, 0, len(e.calls))
+	for _, c := range e.calls {
+		calls = append(calls, c)
+	}
+	e.mu.Unlock()
+	for _, c := range calls {
+		c.hangup("civicd is shutting down")
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HandleInvite takes an INVITE: a new call, or a re-INVITE in a call.
+func (e *Engine) HandleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params != nil {
+		if tag, _ := to.Params.Get("tag"); tag != "" {
+			e.handleReinvite(req, tx)
+			return
+		}
+	}
+	ext, ok := e.auth.Caller(req, tx)
+	if !ok {
+		return
+	}
+	offer, err := callsdp.Parse(req.Body())
+	if err != nil {
+		e.respond(req, tx, 400, "Bad SDP", "refused a call: "+err.Error())
+		return
+	}
+	codecs := callsdp.Relayable(offer.Codecs)
+	if len(codecs) == 0 {
+		e.respond(req, tx, 488, "Not Acceptable Here", "refused a call: the caller offers none of PCMU, PCMA and G.722")
+		return
+	}
+	in, err := e.ua.ReadInvite(req, tx)
+	if err != nil {
+		e.respond(req, tx, 400, "Bad Request", "refused a call: "+err.Error())
+		return
+	}
+	media, err := e.cfg.Ports.NewSession(nil)
+	if err != nil {
+		_ = in.Respond(503, "Service Unavailable", nil)
+		e.log.Warn("call refused: no RTP ports", "caller", ext)
+		return
+	}
+	c := &call{
+		e: e, id: sip.GenerateTagN(16), caller: ext, callee: req.Recipient.User,
+		in: in, media: media, offer: offer, codecs: codecs,
+		started: time.Now(), state: StateRinging, done: make(chan struct{}),
+		callerTransport: strings.ToLower(req.Transport()),
+	}
+	media.SetDTMF(func(d relay.DTMF) { c.dtmf(d.Leg, d.Digit) })
+	if src, err := netip.ParseAddrPort(req.Source()); err == nil {
+		media.SetRemote(relay.A, offer.Addr, src.Addr(), offer.EventPT)
+	} else {
+		media.SetRemote(relay.A, offer.Addr, netip.Addr{}, offer.EventPT)
+	}
+	e.mu.Lock()
+	e.calls[c.id] = c
+	e.byCaller[in.ID] = c
+	e.mu.Unlock()
+	_ = in.Respond(100, "Trying", nil)
+	e.changed(c)
+	// sipgo ends the INVITE transaction when this handler returns, so the
+	// ringing happens here, until the caller has a final answer.
+	if !c.connect() {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		select {
+		case <-c.done:
+		case <-e.ctx.Done():
+			c.hangup("civicd is shutting down")
+		}
+	}()
+}
+
+// respond answers a request outside any call, logging why.
+func (e *Engine) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason, why string) {
+	e.log.Info(why, "from", req.Source(), "call_id", callID(req))
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+// HandleAck takes an ACK: for the caller's 2xx, or a stray one.
+func (e *Engine) HandleAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := e.callerCall(req); c != nil {
+		_ = c.in.ReadAck(req, tx)
+	}
+}
+
+// HandleBye ends the call a BYE belongs to, from either side.
+func (e *Engine) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
+	if c := e.callerCall(req); c != nil {
+		_ = c.in.ReadBye(req, tx)
+		c.end(ResultAnswered, "the caller hung up", false, true)
+		return
+	}
+	if c := e.calleeCall(req); c != nil {
+		c.mu.Lock()
+		out := c.out
+		c.mu.Unlock()
+		_ = out.ReadBye(req, tx)
+		c.end(ResultAnswered, "the callee hung up", true, false)
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+}
+
+// HandleInfo reads SIP INFO key presses within a call.
+func (e *Engine) HandleInfo(req *sip.Request, tx sip.ServerTransaction, digit rune, isDTMF bool) {
+	c, leg := e.callerCall(req), relay.A
+	if c == nil {
+		c, leg = e.calleeCall(req), relay.B
+	}
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if !isDTMF {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil))
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	c.dtmf(leg, digit)
+}
+
+func (e *Engine) callerCall(req *sip.Request) *call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.byCaller[id]
+}
+
+func (e *Engine) calleeCall(req *sip.Request) *call {
+	id, err := sip.DialogIDFromRequestUAC(req)
+	if err != nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.byCallee[id]
+}
+
+func (e *Engine) changed(c *call) {
+	if e.obs != nil {
+		e.obs.CallChanged(c.snapshot())
+	}
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
