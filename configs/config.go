@@ -161,14 +161,53 @@ type SIPConfig struct {
 	// Listen is the host:port for SIP over UDP and TCP. Default: ":5060".
 	Listen string `mapstructure:"listen"`
 	// TLSListen is the host:port for SIP over TLS; empty turns SIP over
-	// TLS off. Default: ":5061".
+	// TLS off, and so does having no certificate. Default: ":5061".
 	TLSListen string `mapstructure:"tls_listen"`
-	// Domain is the SIP domain phones register to. Default: "" (use the
-	// host of Listen).
+	// CertFile is the PEM certificate chain for SIP over TLS; empty reuses
+	// http.cert_file when http.tls is "files". Default: "".
+	CertFile string `mapstructure:"cert_file"`
+	// KeyFile is the PEM private key for SIP over TLS, set together with
+	// CertFile. Default: "".
+	KeyFile string `mapstructure:"key_file"`
+	// Domain is the SIP domain phones register to, and the digest realm.
+	// Default: "" (use the host of Listen, or the host name).
 	Domain string `mapstructure:"domain"`
 	// RTPPorts is the UDP port range "low-high" for phone media; low is
 	// even and both are within 1024-65535. Default: "10000-10999".
 	RTPPorts string `mapstructure:"rtp_ports"`
+	// RegisterMinExpires is the shortest registration a phone may ask
+	// for; shorter ones are refused with 423. Default: 1m.
+	RegisterMinExpires time.Duration `mapstructure:"register_min_expires"`
+	// RegisterMaxExpires is the longest registration granted; longer ones
+	// are cut to it. Default: 1h.
+	RegisterMaxExpires time.Duration `mapstructure:"register_max_expires"`
+	// QualifyInterval is how often each registered phone is sent an
+	// OPTIONS keepalive. Default: 30s.
+	QualifyInterval time.Duration `mapstructure:"qualify_interval"`
+	// QualifyMisses is how many keepalives in a row a phone may leave
+	// unanswered before it shows as offline. Default: 3.
+	QualifyMisses int `mapstructure:"qualify_misses"`
+	// DigestAlgorithms are the digest algorithms offered to phones, most
+	// preferred first, from "SHA-256" and "MD5". Default: [SHA-256, MD5].
+	DigestAlgorithms []string `mapstructure:"digest_algorithms"`
+	// Auth limits SIP password guessing.
+	Auth SIPAuthConfig `mapstructure:"auth"`
+}
+
+// SIPAuthConfig limits failed SIP authentications per source address and
+// per extension.
+type SIPAuthConfig struct {
+	// MaxFailuresPerSource is how many failed authentications from one IP
+	// address within BlockFor block that address for BlockFor; its
+	// packets are then dropped unanswered. Default: 20.
+	MaxFailuresPerSource int `mapstructure:"max_failures_per_source"`
+	// MaxFailuresPerExtension is how many failed authentications as one
+	// extension within BlockFor block it for BlockFor (403), except from
+	// addresses where it is already registered. Default: 5.
+	MaxFailuresPerExtension int `mapstructure:"max_failures_per_extension"`
+	// BlockFor is how long a block lasts, and the period over which
+	// failures are counted. Default: 15m.
+	BlockFor time.Duration `mapstructure:"block_for"`
 }
 
 // MQTTConfig configures the MQTT broker for door controllers and sensors.
@@ -285,6 +324,7 @@ func (c *Config) Redacted() *Config {
 	r.HTTP.Hostnames = cloneStrings(c.HTTP.Hostnames)
 	r.HTTP.AllowedOrigins = cloneStrings(c.HTTP.AllowedOrigins)
 	r.WebRTC.Interfaces = cloneStrings(c.WebRTC.Interfaces)
+	r.SIP.DigestAlgorithms = cloneStrings(c.SIP.DigestAlgorithms)
 	if c.WebRTC.ICEServers != nil {
 		r.WebRTC.ICEServers = make([]ICEServer, len(c.WebRTC.ICEServers))
 		for i, s := range c.WebRTC.ICEServers {

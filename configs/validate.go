@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -208,6 +209,55 @@ func (s *SIPConfig) check() *Error {
 	low, high, err := s.RTPPortRange()
 	if err != nil || low < minRTPPort || high > maxRTPPort || low >= high || low%2 != 0 {
 		return &Error{Key: "sip.rtp_ports", Value: s.RTPPorts, Expected: fmt.Sprintf(`a range "low-high" such as "10000-10999" with an even low port, low < high, both within %d-%d`, minRTPPort, maxRTPPort)}
+	}
+	return s.checkRegistrar()
+}
+
+// checkRegistrar checks the SIP keys after rtp_ports, in their order.
+func (s *SIPConfig) checkRegistrar() *Error {
+	files := []struct{ key, path, other, what string }{
+		{"sip.cert_file", s.CertFile, s.KeyFile, "certificate"},
+		{"sip.key_file", s.KeyFile, s.CertFile, "private key"},
+	}
+	for _, f := range files {
+		switch {
+		case f.path == "" && f.other != "":
+			return &Error{Key: f.key, Value: f.path, Expected: "set together with sip.cert_file and sip.key_file (both or neither)"}
+		case f.path != "":
+			if err := checkReadableFile(f.path); err != nil {
+				return &Error{Key: f.key, Value: f.path, Expected: fmt.Sprintf("empty or a readable PEM %s file (%v)", f.what, err)}
+			}
+		}
+	}
+	if s.RegisterMinExpires < 10*time.Second || s.RegisterMinExpires > time.Hour || s.RegisterMinExpires%time.Second != 0 {
+		return &Error{Key: "sip.register_min_expires", Value: s.RegisterMinExpires, Expected: "whole seconds from 10s to 1h"}
+	}
+	if s.RegisterMaxExpires < s.RegisterMinExpires || s.RegisterMaxExpires > 24*time.Hour || s.RegisterMaxExpires%time.Second != 0 {
+		return &Error{Key: "sip.register_max_expires", Value: s.RegisterMaxExpires, Expected: fmt.Sprintf("whole seconds from sip.register_min_expires (%s) to 24h", shortDuration(s.RegisterMinExpires))}
+	}
+	if s.QualifyInterval < time.Second || s.QualifyInterval > time.Hour {
+		return &Error{Key: "sip.qualify_interval", Value: s.QualifyInterval, Expected: "a duration from 1s to 1h"}
+	}
+	if s.QualifyMisses < 1 || s.QualifyMisses > 20 {
+		return &Error{Key: "sip.qualify_misses", Value: s.QualifyMisses, Expected: "an integer 1-20"}
+	}
+	if len(s.DigestAlgorithms) == 0 {
+		return &Error{Key: "sip.digest_algorithms", Value: s.DigestAlgorithms, Expected: "one or both of SHA-256 and MD5, most preferred first"}
+	}
+	for i, a := range s.DigestAlgorithms {
+		if (a != "SHA-256" && a != "MD5") || slices.Contains(s.DigestAlgorithms[:i], a) {
+			return &Error{Key: fmt.Sprintf("sip.digest_algorithms[%d]", i), Value: a, Expected: "SHA-256 or MD5, each at most once"}
+		}
+	}
+	a := s.Auth
+	if a.MaxFailuresPerSource < 1 {
+		return &Error{Key: "sip.auth.max_failures_per_source", Value: a.MaxFailuresPerSource, Expected: "an integer of at least 1"}
+	}
+	if a.MaxFailuresPerExtension < 1 {
+		return &Error{Key: "sip.auth.max_failures_per_extension", Value: a.MaxFailuresPerExtension, Expected: "an integer of at least 1"}
+	}
+	if a.BlockFor < time.Second {
+		return &Error{Key: "sip.auth.block_for", Value: a.BlockFor, Expected: "a duration of at least 1s"}
 	}
 	return nil
 }

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v node >/dev/null 2>&1 || need="$need nodejs"
+command -v sipp >/dev/null 2>&1 || need="$need sip-tester"
+command -v baresip >/dev/null 2>&1 || need="$need baresip"
+command -v ffmpeg >/dev/null 2>&1 || need="$need ffmpeg"
 
 if [ -n "$need" ]; then
 	echo "installing test packages:$need"

@@ -42,6 +42,9 @@ func (s *Server) wireError(err error) *WireError {
 	if we := conferenceError(err); we != nil {
 		return we
 	}
+	if we := voipError(err); we != nil {
+		return we
+	}
 	s.log.Error("console request failed", "err", err)
 	return &WireError{Code: CodeInternal, Message: "the server could not do that; the details are in its log"}
 }

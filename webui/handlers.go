@@ -68,6 +68,14 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeConferenceLobby:       (*conn).handleConferenceLobby,
 		TypeConferenceAdmit:       (*conn).handleConferenceAdmit,
 		TypeConferenceDeny:        (*conn).handleConferenceDeny,
+		TypeExtensionsList:        (*conn).handleExtensionsList,
+		TypeExtensionsCreate:      (*conn).handleExtensionsCreate,
+		TypeExtensionsUpdate:      (*conn).handleExtensionsUpdate,
+		TypeExtensionsDelete:      (*conn).handleExtensionsDelete,
+		TypeRingGroupsList:        (*conn).handleRingGroupsList,
+		TypeRingGroupsCreate:      (*conn).handleRingGroupsCreate,
+		TypeRingGroupsUpdate:      (*conn).handleRingGroupsUpdate,
+		TypeRingGroupsDelete:      (*conn).handleRingGroupsDelete,
 	}
 }
 

@@ -35,8 +35,10 @@ type testServer struct {
 	audit *audit.Log
 	bus   *events.Bus
 	conf  *conference.Service
-	users map[auth.Role]auth.User
-	db    *sql.DB // the store, for tests that reach past the API (expiring an invite)
+	// phones stands in for the SIP module (phones_test.go).
+	phones *fakePhones
+	users  map[auth.Role]auth.User
+	db     *sql.DB // the store, for tests that reach past the API (expiring an invite)
 }
 
 type serverOpt func(*Options)
@@ -70,8 +72,9 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 		t.Fatal(err)
 	}
 	conf := conference.New(conference.Config{}, st.DB(), engine, bus, logger)
+	phones := newFakePhones(bus)
 	srv, err := New(o, Deps{
-		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf,
+		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {
@@ -85,7 +88,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	case err := <-done:
 		t.Fatalf("console did not start: %v", err)
 	}
-	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, users: map[auth.Role]auth.User{}, db: st.DB()}
+	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, phones: phones, users: map[auth.Role]auth.User{}, db: st.DB()}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()

@@ -8,6 +8,7 @@ import (
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
+	"civic/voip"
 )
 
 // This file is the single source of truth for the console websocket
@@ -64,6 +65,14 @@ const (
 	TypeConferenceLobby       = "conference.lobby"
 	TypeConferenceAdmit       = "conference.admit"
 	TypeConferenceDeny        = "conference.deny"
+	TypeExtensionsList        = "voip.extensions.list"
+	TypeExtensionsCreate      = "voip.extensions.create"
+	TypeExtensionsUpdate      = "voip.extensions.update"
+	TypeExtensionsDelete      = "voip.extensions.delete"
+	TypeRingGroupsList        = "voip.ringgroups.list"
+	TypeRingGroupsCreate      = "voip.ringgroups.create"
+	TypeRingGroupsUpdate      = "voip.ringgroups.update"
+	TypeRingGroupsDelete      = "voip.ringgroups.delete"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -116,6 +125,9 @@ const (
 	// conference.participant_joined, conference.participant_left, conference.meeting_ended
 	// ({meeting, participant}).
 	TopicMeetings = "meetings"
+	// TopicPhones: snapshot PhonesSnapshot, events voip.phone_online,
+	// voip.phone_offline, voip.phone_changed, voip.phone_removed ({phone}).
+	TopicPhones = "voip.phones"
 )
 
 var (
@@ -141,7 +153,8 @@ var Topics = []TopicSpec{
 	{TopicSystem, allRoles, "Module status: a SystemStatus snapshot, then `system.status` events."},
 	{TopicUsers, adminOnly, "Console users: a `{users}` snapshot, then `user.created`/`user.updated`/`user.deleted` with `{user}`."},
 	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
-	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left`, `conference.participant_muted`, `conference.speaker_changed` and `conference.meeting_ended` with `{meeting, participant}`, and every 2 s for each live meeting `conference.stats` with `{room, participants: [{id, name, in_kbps, out_kbps, loss_pct, rtt_ms}]}`."},
+	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left`, `conference.participant_muted`, `conference.speaker_changed`, `conference.meeting_updated` (the lobby setting) and `conference.meeting_ended` with `{meeting, participant}`, and every 2 s for each live meeting `conference.stats` with `{room, participants: [{id, name, in_kbps, out_kbps, loss_pct, rtt_ms}]}`."},
+	{TopicPhones, allRoles, "Desk phones: a `{phones}` snapshot of every extension with its registration state, then `voip.phone_online`, `voip.phone_offline`, `voip.phone_changed` and `voip.phone_removed` with `{phone}`."},
 }
 
 // MessageSpec describes one request type: who may send it, its params and
@@ -193,6 +206,14 @@ var Messages = []MessageSpec{
 	{TypeConferenceLobby, meeters, LobbyParams{}, struct{}{}, true, "Host: turn the meeting's lobby on or off. Off lets everyone waiting in."},
 	{TypeConferenceAdmit, meeters, GuestParams{}, struct{}{}, true, "Host: let a guest waiting in the lobby in."},
 	{TypeConferenceDeny, meeters, GuestParams{}, struct{}{}, true, "Host: turn a guest waiting in the lobby away."},
+	{TypeExtensionsList, allRoles, nil, ExtensionsResult{}, false, "The phone directory: every extension, by number. It carries no secrets."},
+	{TypeExtensionsCreate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Create an extension with its SIP password (8-64 characters)."},
+	{TypeExtensionsUpdate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Replace the settings of the extension `number`. An empty password keeps the old one."},
+	{TypeExtensionsDelete, adminOnly, NumberParams{}, struct{}{}, true, "Delete an extension; its phones are unregistered."},
+	{TypeRingGroupsList, allRoles, nil, RingGroupsResult{}, false, "Every ring group, by number."},
+	{TypeRingGroupsCreate, adminOnly, voip.RingGroup{}, RingGroupResult{}, true, "Create a ring group: a number that rings its member extensions all at once or in order."},
+	{TypeRingGroupsUpdate, adminOnly, voip.RingGroup{}, RingGroupResult{}, true, "Replace the settings of the ring group `number`."},
+	{TypeRingGroupsDelete, adminOnly, NumberParams{}, struct{}{}, true, "Delete a ring group."},
 }
 
 // Envelope is every client message: the type, the request id and the
@@ -495,6 +516,36 @@ type HandParams struct {
 type ViewParams struct {
 	Views      []conference.View `json:"views"`
 	MaxBitrate *int              `json:"max_bitrate,omitempty"`
+}
+
+// NumberParams name an extension or a ring group by its number.
+type NumberParams struct {
+	Number string `json:"number"`
+}
+
+// ExtensionsResult is the result of voip.extensions.list.
+type ExtensionsResult struct {
+	Extensions []voip.Extension `json:"extensions"`
+}
+
+// ExtensionResult carries one extension.
+type ExtensionResult struct {
+	Extension voip.Extension `json:"extension"`
+}
+
+// RingGroupsResult is the result of voip.ringgroups.list.
+type RingGroupsResult struct {
+	RingGroups []voip.RingGroup `json:"ring_groups"`
+}
+
+// RingGroupResult carries one ring group.
+type RingGroupResult struct {
+	RingGroup voip.RingGroup `json:"ring_group"`
+}
+
+// PhonesSnapshot is the voip.phones topic's snapshot.
+type PhonesSnapshot struct {
+	Phones []voip.Phone `json:"phones"`
 }
 
 // SDPParams carry a session description.

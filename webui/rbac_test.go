@@ -9,6 +9,7 @@ import (
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
+	"civic/voip"
 )
 
 // wantRoles is the RBAC policy written out a second time, by hand, so a
@@ -49,6 +50,14 @@ var wantRoles = map[string][]auth.Role{
 	TypeConferenceLobby:       {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceAdmit:       {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceDeny:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeExtensionsList:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeExtensionsCreate:      {auth.RoleAdmin},
+	TypeExtensionsUpdate:      {auth.RoleAdmin},
+	TypeExtensionsDelete:      {auth.RoleAdmin},
+	TypeRingGroupsList:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeRingGroupsCreate:      {auth.RoleAdmin},
+	TypeRingGroupsUpdate:      {auth.RoleAdmin},
+	TypeRingGroupsDelete:      {auth.RoleAdmin},
 }
 
 // matrixRoles are the roles the matrix sends every request as: every
@@ -122,9 +131,20 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"enabled": false}, true
 	case TypeConferenceAdmit, TypeConferenceDeny:
 		return map[string]any{"guest_id": "nobody"}, true
+	case TypeExtensionsList, TypeRingGroupsList:
+		return nil, true
+	case TypeExtensionsCreate, TypeExtensionsUpdate:
+		return map[string]any{"number": matrixNumber(n), "name": "Desk", "password": "sip-password-1"}, true
+	case TypeExtensionsDelete, TypeRingGroupsDelete:
+		return map[string]any{"number": matrixNumber(n)}, true
+	case TypeRingGroupsCreate, TypeRingGroupsUpdate:
+		return map[string]any{"number": matrixNumber(n), "name": "Desk", "strategy": "all", "members": []string{"1000"}, "ring_seconds": 20}, true
 	}
 	return nil, false
 }
+
+// matrixNumber is the extension or ring group number of matrix case n.
+func matrixNumber(n int) string { return fmt.Sprintf("5%03d", n) }
 
 func TestMessageTableIsComplete(t *testing.T) {
 	s := (&Server{}).handlerTable()
@@ -163,6 +183,10 @@ func TestRBACMatrix(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := context.Background()
 	n := 0
+	// The member of every ring group the matrix makes.
+	if _, err := ts.phones.CreateExtension(ctx, voip.ExtensionInput{Extension: voip.Extension{Number: "1000", Name: "Operator"}, Password: "sip-password-1"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range Messages {
 		for _, role := range matrixRoles {
 			t.Run(m.Type+"/"+string(role), func(t *testing.T) {
@@ -196,6 +220,14 @@ func TestRBACMatrix(t *testing.T) {
 					c = ts.connect(ts.login(role))
 				}
 				switch m.Type {
+				case TypeExtensionsUpdate, TypeExtensionsDelete:
+					if _, err := ts.phones.CreateExtension(ctx, voip.ExtensionInput{Extension: voip.Extension{Number: matrixNumber(n), Name: "Desk"}, Password: "sip-password-1"}); err != nil {
+						t.Fatal(err)
+					}
+				case TypeRingGroupsUpdate, TypeRingGroupsDelete:
+					if _, err := ts.phones.CreateRingGroup(ctx, voip.RingGroup{Number: matrixNumber(n), Name: "Desk", Strategy: "all", Members: []string{"1000"}}); err != nil {
+						t.Fatal(err)
+					}
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
 				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,

@@ -63,6 +63,8 @@ type Deps struct {
 	Metrics *prometheus.Registry
 	// Conference is the meetings module; nil when it is not running.
 	Conference Conference
+	// Phones is the SIP module; nil when it is not running.
+	Phones Phones
 	// Modules reports the state of each module for system.status.
 	Modules func() []ModuleStatus
 }

@@ -174,6 +174,8 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 			return nil, err
 		}
 		return MeetingsResult{Meetings: ms}, nil
+	case TopicPhones:
+		return s.phonesSnapshot(), nil
 	case TopicAudit:
 		entries, _, err := s.deps.Audit.List(ctx, audit.Filter{Limit: 50})
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"civic/internal/events"
 	"civic/internal/rtc"
 	"civic/internal/store"
+	"civic/voip"
 	"civic/webui"
 )
 
@@ -89,6 +90,13 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	}, st.DB(), engine, bus, logger.With("module", "conference"))
 	mods.set("conference", "running", "udp "+engine.UDPAddr())
 
+	phones, err := voip.New(voipConfig(cfg), st.DB(), bus, auditLog, logger.With("module", "voip"))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = phones.Shutdown(context.Background()) }() // closes its sockets if a later step fails
+	mods.set("voip", "starting", sipDetail(phones))
+
 	console, err := webui.New(webui.Options{
 		Listen:          cfg.HTTP.Listen,
 		TLS:             cfg.HTTP.TLS,
@@ -110,6 +118,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Metrics:    reg,
 		Modules:    mods.list,
 		Conference: meetings,
+		Phones:     phones,
 	}, logger.With("module", "console"))
 	if err != nil {
 		return err
@@ -127,6 +136,19 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		if err := console.Run(runCtx); err != nil {
 			mods.set("console", "failed", err.Error())
 			errc <- err
+			cancel()
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mods.set("voip", "running", sipDetail(phones))
+		if err := phones.Run(runCtx); err != nil {
+			mods.set("voip", "failed", err.Error())
+			select {
+			case errc <- err:
+			default:
+			}
 			cancel()
 		}
 	}()
@@ -149,6 +171,9 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	if err := console.Shutdown(sctx); err != nil {
 		shutdownErr = err
 		logger.Error("shutdown console", "err", err)
+	}
+	if err := phones.Shutdown(sctx); err != nil {
+		logger.Error("shutdown voip", "err", err)
 	}
 	if err := meetings.Shutdown(sctx); err != nil {
 		logger.Error("shutdown conference", "err", err)
@@ -180,6 +205,39 @@ func rtcConfig(cfg *configs.Config) rtc.Config {
 		rc.ICEServers = append(rc.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return rc
+}
+
+// voipConfig maps the sip config keys to the SIP service. Without a
+// certificate of its own, SIP over TLS reuses the console's files.
+func voipConfig(cfg *configs.Config) voip.Config {
+	c := voip.Config{
+		Listen:                  cfg.SIP.Listen,
+		TLSListen:               cfg.SIP.TLSListen,
+		CertFile:                cfg.SIP.CertFile,
+		KeyFile:                 cfg.SIP.KeyFile,
+		Domain:                  cfg.SIP.Domain,
+		MinExpires:              cfg.SIP.RegisterMinExpires,
+		MaxExpires:              cfg.SIP.RegisterMaxExpires,
+		QualifyInterval:         cfg.SIP.QualifyInterval,
+		QualifyMisses:           cfg.SIP.QualifyMisses,
+		DigestAlgorithms:        cfg.SIP.DigestAlgorithms,
+		MaxFailuresPerSource:    cfg.SIP.Auth.MaxFailuresPerSource,
+		MaxFailuresPerExtension: cfg.SIP.Auth.MaxFailuresPerExtension,
+		BlockFor:                cfg.SIP.Auth.BlockFor,
+	}
+	if c.CertFile == "" && cfg.HTTP.TLS == configs.TLSFiles {
+		c.CertFile, c.KeyFile = cfg.HTTP.CertFile, cfg.HTTP.KeyFile
+	}
+	return c
+}
+
+// sipDetail is the voip line of system.status: where SIP listens.
+func sipDetail(s *voip.Service) string {
+	d := "udp+tcp " + s.Addr()
+	if a := s.TLSAddr(); a != "" {
+		d += ", tls " + a
+	}
+	return d + ", domain " + s.Domain()
 }
 
 // firstRun creates the admin account when the store has no users. The

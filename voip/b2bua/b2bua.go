@@ -141,6 +141,10 @@ type Config struct {
 	RingTimeout time.Duration
 	// MaxForwards bounds forwarding hops. Default: 5.
 	MaxForwards int
+	// MediaAddr returns the address to put in the SDP sent to a phone at
+	// peer, when the relay listens on every interface (or behind 1:1 NAT).
+	// Nil, or an invalid result: the relay's bound address.
+	MediaAddr func(peer netip.Addr) netip.Addr
 }
 
 // Engine runs the calls.
@@ -267,10 +271,9 @@ func (e *Engine) HandleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	media.SetDTMF(func(d relay.DTMF) { c.dtmf(d.Leg, d.Digit) })
 	if src, err := netip.ParseAddrPort(req.Source()); err == nil {
-		media.SetRemote(relay.A, offer.Addr, src.Addr(), offer.EventPT)
-	} else {
-		media.SetRemote(relay.A, offer.Addr, netip.Addr{}, offer.EventPT)
+		c.peers[relay.A] = src.Addr()
 	}
+	media.SetRemote(relay.A, offer.Addr, c.peers[relay.A], offer.EventPT)
 	e.mu.Lock()
 	e.calls[c.id] = c
 	e.byCaller[in.ID] = c

@@ -31,6 +31,7 @@ type call struct {
 	done    chan struct{} // closed when the call ends
 
 	callerTransport string
+	peers           [2]netip.Addr // each leg's phone, as its signalling came from
 
 	mu              sync.Mutex
 	state           string
@@ -164,7 +165,7 @@ func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Durat
 	defer stopRinging()
 	c.mu.Lock()
 	c.sdpVersion++
-	offer := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.media.Local(relay.B),
+	offer := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(relay.B, targets[0].Dest),
 		Codecs: c.codecs, EventPT: c.offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
 	c.mu.Unlock()
 
@@ -311,6 +312,7 @@ func (c *call) bridge(f *fork) error {
 	}
 	c.media.SetRemote(relay.B, answer.Addr, signalled, answer.EventPT)
 	c.mu.Lock()
+	c.peers[relay.B] = signalled
 	c.out, c.outCancel = f.sess, f.cancel
 	c.target, c.codec, c.state, c.answered = f.t.Ext, codec, StateAnswered, time.Now()
 	c.calleeTransport = strings.ToLower(f.t.Transport)
@@ -318,7 +320,7 @@ func (c *call) bridge(f *fork) error {
 		c.calleeTransport = "udp"
 	}
 	c.sdpVersion++
-	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.media.Local(relay.A),
+	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(relay.A, ""),
 		Codecs: []callsdp.Codec{codec}, EventPT: c.offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
 	c.mu.Unlock()
 	c.e.mu.Lock()
@@ -395,4 +397,24 @@ func (c *call) dtmf(leg relay.Leg, digit rune) {
 	}
 	c.mu.Unlock()
 	c.e.obs.DTMF(c.id, ext, digit)
+}
+
+// local is the relay's address for leg l as the phone there should see
+// it. dest is where that phone is sent signalling (host:port), used when
+// the leg's peer is not known yet.
+func (c *call) local(l relay.Leg, dest string) netip.AddrPort {
+	a := c.media.Local(l)
+	if c.e.cfg.MediaAddr == nil {
+		return a
+	}
+	peer := c.peers[l]
+	if !peer.IsValid() {
+		if ap, err := netip.ParseAddrPort(dest); err == nil {
+			peer = ap.Addr()
+		}
+	}
+	if m := c.e.cfg.MediaAddr(peer); m.IsValid() {
+		return netip.AddrPortFrom(m, a.Port())
+	}
+	return a
 }

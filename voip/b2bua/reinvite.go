@@ -73,7 +73,7 @@ func (e *Engine) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.state = StateHeld
 	}
 	c.sdpVersion++
-	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.media.Local(from),
+	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(from, ""),
 		Codecs: []callsdp.Codec{codec}, EventPT: offer.EventPT, Direction: callsdp.Answer(dir)}.Marshal()
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, sdp)
@@ -87,7 +87,7 @@ func (e *Engine) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) reinvite(ctx context.Context, l relay.Leg, dir string) (string, error) {
 	c.mu.Lock()
 	c.sdpVersion++
-	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.media.Local(l),
+	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(l, ""),
 		Codecs: []callsdp.Codec{c.codec}, EventPT: c.offer.EventPT, Direction: dir}.Marshal()
 	out := c.out
 	c.mu.Unlock()

@@ -179,8 +179,8 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 	n.mu.Unlock()
 	_ = tx.Respond(res)
 	if expires == 0 { // a one-time fetch
+		n.remove(s) // first, so Count is right once the watcher has the last NOTIFY
 		n.send(s, "terminated;reason=timeout", 0)
-		n.remove(s)
 		return
 	}
 	n.send(s, "active", expires)
@@ -196,8 +196,8 @@ func (n *Notifier) renew(s *sub, req *sip.Request, expires time.Duration, respon
 	n.mu.Unlock()
 	respond(200, "OK", sip.NewHeader("Expires", strconv.Itoa(int(expires.Seconds()))), sip.HeaderClone(&n.cfg.Contact))
 	if expires == 0 {
+		n.remove(s) // first, so Count is right once the watcher has the last NOTIFY
 		n.send(s, "terminated;reason=timeout", 0)
-		n.remove(s)
 		return
 	}
 	n.send(s, "active", expires)
@@ -235,8 +235,8 @@ func (n *Notifier) Count() int {
 }
 
 func (n *Notifier) expire(s *sub) {
-	n.send(s, "terminated;reason=timeout", 0)
 	n.remove(s)
+	n.send(s, "terminated;reason=timeout", 0)
 }
 
 func (n *Notifier) remove(s *sub) {
@@ -313,8 +313,8 @@ func (n *Notifier) Shutdown() {
 	}
 	n.mu.Unlock()
 	for _, s := range all {
-		n.send(s, "terminated;reason=noresource", 0)
 		n.remove(s)
+		n.send(s, "terminated;reason=noresource", 0)
 	}
 	n.wg.Wait()
 }

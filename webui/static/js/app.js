@@ -2,7 +2,7 @@
 // Boot and routing for the console. On load the websocket connects and
 // authenticates with the session cookie: auth_ok shows the app, auth_invalid
 // the login page. Pages live behind hash routes (#/system, #/users,
-// #/audit) and each role only gets the pages it may use.
+// #/audit, #/phones) and each role only gets the pages it may use.
 
 import { I18n } from "./i18n.js";
 import { ConsoleClient, wsURL } from "./ws.js";
@@ -14,6 +14,7 @@ import { mountUsers } from "./views/users.js";
 import { mountAudit } from "./views/audit.js";
 import { mountMeetings } from "./views/meetings.js";
 import { mountMeeting } from "./views/meeting.js";
+import { mountPhones } from "./views/phones.js";
 import { mountGuest, tokenFromHash } from "./views/guest.js";
 import { REQUEST_TYPES } from "./protocol.js";
 
@@ -63,6 +64,7 @@ export const ROUTES = Object.freeze(
     { name: "system", nav: "nav.system", title: "page.system", roles: ALL_ROLES, mount: mountSystem },
     { name: "meetings", nav: "nav.meetings", title: "page.meetings", roles: MEETERS, mount: mountMeetings },
     { name: "meeting", nav: "", title: "page.meeting", roles: ATTENDEES, mount: mountMeeting },
+    { name: "phones", nav: "nav.phones", title: "page.phones", roles: ALL_ROLES, mount: mountPhones },
     { name: "users", nav: "nav.users", title: "page.users", roles: ADMIN, mount: mountUsers },
     { name: "audit", nav: "nav.audit", title: "page.audit", roles: ADMIN, mount: mountAudit },
   ]),

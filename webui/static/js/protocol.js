@@ -40,6 +40,14 @@ export const REQUEST_TYPES = Object.freeze({
   CONFERENCE_LOBBY: "conference.lobby",
   CONFERENCE_ADMIT: "conference.admit",
   CONFERENCE_DENY: "conference.deny",
+  VOIP_EXTENSIONS_LIST: "voip.extensions.list",
+  VOIP_EXTENSIONS_CREATE: "voip.extensions.create",
+  VOIP_EXTENSIONS_UPDATE: "voip.extensions.update",
+  VOIP_EXTENSIONS_DELETE: "voip.extensions.delete",
+  VOIP_RINGGROUPS_LIST: "voip.ringgroups.list",
+  VOIP_RINGGROUPS_CREATE: "voip.ringgroups.create",
+  VOIP_RINGGROUPS_UPDATE: "voip.ringgroups.update",
+  VOIP_RINGGROUPS_DELETE: "voip.ringgroups.delete",
 });
 
 /** Message types the server sends. */
@@ -76,6 +84,7 @@ export const TOPICS = Object.freeze({
   USERS: "users",
   AUDIT: "audit",
   MEETINGS: "meetings",
+  PHONES: "voip.phones",
 });
 
 /** Websocket close codes the server uses. */
