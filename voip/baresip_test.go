@@ -1,15 +1,18 @@
 package voip
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +26,17 @@ type baresip struct {
 	ctrl string // ctrl_tcp address
 	out  *syncBuffer
 	done chan struct{} // closed when the process has exited
+
+	mu     sync.Mutex
+	conn   net.Conn     // the lasting ctrl_tcp connection, once listen was called
+	events []phoneEvent // from ctrl_tcp, once listen was called
+}
+
+// phoneEvent is an event baresip reports on ctrl_tcp, such as
+// CALL_INCOMING or CALL_CLOSED.
+type phoneEvent struct {
+	Type  string `json:"type"`
+	Param string `json:"param"`
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader.
@@ -62,28 +76,59 @@ func freePort(t *testing.T, network string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// phoneOpts describes one baresip phone.
+type phoneOpts struct {
+	transport string // udp (default) or tcp
+	auto      bool   // answer incoming calls at once
+	tone      string // a WAV file the phone plays into calls; "" sends nothing
+	record    string // a directory where the phone writes what it hears and sends
+	maxCalls  int    // calls at once before the phone answers 486 Busy Here; 0: baresip's default
+}
+
 // startBaresip starts a phone registering extension n with password pw
 // to the registrar at addr.
 func startBaresip(t *testing.T, addr, n, pw string) *baresip {
+	return startPhone(t, addr, n, pw, phoneOpts{})
+}
+
+// startPhone starts a baresip phone for extension n, as o says.
+func startPhone(t *testing.T, addr, n, pw string, o phoneOpts) *baresip {
 	t.Helper()
 	bin := needTool(t, "baresip")
 	dir := t.TempDir()
-	sipPort, ctrlPort := freePort(t, "udp"), freePort(t, "tcp")
+	if o.transport == "" {
+		o.transport = "udp"
+	}
+	sipPort, ctrlPort := freePort(t, o.transport), freePort(t, "tcp")
+	source, modules := "aubridge,nil", "module aubridge.so\n"
+	if o.tone != "" {
+		source = "aufile," + o.tone
+		modules += "module aufile.so\n"
+	}
+	if o.record != "" {
+		modules += "module sndfile.so\nsnd_path " + o.record + "\n"
+	}
 	config := fmt.Sprintf(`sip_listen 127.0.0.1:%d
-sip_transports udp
+sip_transports %s
 net_interface 127.0.0.1
 audio_player aubridge,nil
-audio_source aubridge,nil
+audio_source %s
 audio_alert aubridge,nil
 module_path /usr/lib/baresip/modules
 module g711.so
-module aubridge.so
-module_app account.so
+%smodule_app account.so
 module_app menu.so
 module_app ctrl_tcp.so
 ctrl_tcp_listen 127.0.0.1:%d
-`, sipPort, ctrlPort)
-	accounts := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=60;audio_codecs=PCMU\n", n, addr, pw)
+`, sipPort, o.transport, source, modules, ctrlPort)
+	if o.maxCalls > 0 {
+		config += fmt.Sprintf("call_max_calls %d\n", o.maxCalls)
+	}
+	params := ""
+	if o.auto {
+		params = ";answermode=auto"
+	}
+	accounts := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;regint=60;audio_codecs=PCMU%s\n", n, addr, o.transport, pw, params)
 	for name, body := range map[string]string{"config": config, "accounts": accounts} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -118,16 +163,106 @@ ctrl_tcp_listen 127.0.0.1:%d
 	return b
 }
 
-// command sends one ctrl_tcp command (a netstring of JSON).
+// command sends one ctrl_tcp command (a netstring of JSON). baresip
+// 1.0 serves one ctrl_tcp connection at a time, so once listen has opened
+// the lasting one, commands go over it.
 func (b *baresip) command(name, params string) error {
+	msg, _ := json.Marshal(map[string]string{"command": name, "params": params, "token": "1"})
+	b.mu.Lock()
+	c := b.conn
+	b.mu.Unlock()
+	if c != nil {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_, err := fmt.Fprintf(c, "%d:%s,", len(msg), msg)
+		return err
+	}
 	c, err := net.DialTimeout("tcp", b.ctrl, 2*time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	msg, _ := json.Marshal(map[string]string{"command": name, "params": params, "token": "1"})
 	_, err = fmt.Fprintf(c, "%d:%s,", len(msg), msg)
 	return err
+}
+
+// listen keeps a ctrl_tcp connection open and collects the phone's
+// events until the test ends.
+func (b *baresip) listen() {
+	b.t.Helper()
+	var c net.Conn
+	waitFor(b.t, 10*time.Second, "baresip ctrl_tcp", func() bool {
+		var err error
+		c, err = net.DialTimeout("tcp", b.ctrl, time.Second)
+		return err == nil
+	})
+	b.t.Cleanup(func() { c.Close() })
+	b.mu.Lock()
+	b.conn = c
+	b.mu.Unlock()
+	go func() {
+		r := bufio.NewReader(c)
+		for {
+			lenText, err := r.ReadString(':')
+			if err != nil {
+				return
+			}
+			n, err := strconv.Atoi(strings.TrimSuffix(lenText, ":"))
+			if err != nil || n < 0 || n > 1<<20 {
+				return
+			}
+			msg := make([]byte, n+1) // the JSON and the trailing comma
+			if _, err := io.ReadFull(r, msg); err != nil {
+				return
+			}
+			var ev struct {
+				Event bool `json:"event"`
+				phoneEvent
+			}
+			if json.Unmarshal(msg[:n], &ev) == nil && ev.Event {
+				b.mu.Lock()
+				b.events = append(b.events, ev.phoneEvent)
+				b.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// saw reports whether the phone reported an event of type typ.
+func (b *baresip) saw(typ string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.events {
+		if e.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// count is how many events of type typ the phone reported.
+func (b *baresip) count(typ string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, e := range b.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// eventParam returns the param of the last event of type typ.
+func (b *baresip) eventParam(typ string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.events) - 1; i >= 0; i-- {
+		if b.events[i].Type == typ {
+			return b.events[i].Param
+		}
+	}
+	return ""
 }
 
 // TestBaresipRegisters: a baresip phone registers, shows online, and

@@ -15,18 +15,45 @@ import (
 	"civic/internal/store"
 )
 
-// recorder is a Publisher that keeps every phone event.
+// recorder is a Publisher that keeps every phone, call and key event.
 type recorder struct {
 	mu     sync.Mutex
 	events []PhoneEvent
+	calls  []CallEvent
+	keys   []DTMFEvent
 }
 
 func (r *recorder) Publish(p events.Payload) {
-	if e, ok := p.(PhoneEvent); ok {
-		r.mu.Lock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e := p.(type) {
+	case PhoneEvent:
 		r.events = append(r.events, e)
-		r.mu.Unlock()
+	case CallEvent:
+		r.calls = append(r.calls, e)
+	case DTMFEvent:
+		r.keys = append(r.keys, e)
 	}
+}
+
+// digits returns the keys pressed by extension ext, in order.
+func (r *recorder) digits(ext string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := ""
+	for _, k := range r.keys {
+		if k.Extension == ext {
+			out += k.Digit
+		}
+	}
+	return out
+}
+
+// callEvents returns a copy of the call events so far.
+func (r *recorder) callEvents() []CallEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
 }
 
 // kinds returns the kinds published for extension n, in order.

@@ -27,6 +27,10 @@ type CallRecord struct {
 	// callee's is empty when nobody answered.
 	CallerTransport string `json:"caller_transport"`
 	CalleeTransport string `json:"callee_transport,omitempty"`
+	// RTPFromCaller and RTPFromCallee count the RTP packets relayed from
+	// each phone; zero on one side means one-way audio.
+	RTPFromCaller uint64 `json:"rtp_from_caller"`
+	RTPFromCallee uint64 `json:"rtp_from_callee"`
 }
 
 // RecordFilter selects call records. Zero fields select everything.
@@ -50,6 +54,7 @@ func recordFrom(r b2bua.Record) CallRecord {
 		CallID: r.CallID, Caller: r.Caller, Callee: r.Callee, FinalTarget: r.FinalTarget,
 		Started: r.Started, Answered: r.Answered, Ended: r.Ended, Result: r.Result, Codec: r.Codec,
 		CallerTransport: r.CallerTransport, CalleeTransport: r.CalleeTransport,
+		RTPFromCaller: r.RTPFromCaller, RTPFromCallee: r.RTPFromCallee,
 	}
 	if !r.Answered.IsZero() && r.Ended.After(r.Answered) {
 		rec.DurationMS = r.Ended.Sub(r.Answered).Milliseconds()
@@ -60,10 +65,12 @@ func recordFrom(r b2bua.Record) CallRecord {
 // saveRecord inserts rec and sets its ID.
 func (s *Service) saveRecord(ctx context.Context, rec *CallRecord) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO call_records
-		(call_id, caller, callee, final_target, started_at, answered_at, ended_at, duration_ms, result, codec, caller_transport, callee_transport)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(call_id, caller, callee, final_target, started_at, answered_at, ended_at, duration_ms, result, codec, caller_transport, callee_transport,
+		rtp_from_caller, rtp_from_callee)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.CallID, rec.Caller, rec.Callee, rec.FinalTarget, rec.Started.UnixMilli(), nullTime(rec.Answered), nullTime(rec.Ended),
-		rec.DurationMS, rec.Result, rec.Codec, rec.CallerTransport, rec.CalleeTransport)
+		rec.DurationMS, rec.Result, rec.Codec, rec.CallerTransport, rec.CalleeTransport,
+		int64(rec.RTPFromCaller), int64(rec.RTPFromCallee))
 	if err != nil {
 		return fmt.Errorf("save call record: %w", err)
 	}
@@ -96,7 +103,7 @@ func (s *Service) CallRecords(ctx context.Context, f RecordFilter) ([]CallRecord
 		limit = MaxRecords
 	}
 	q := `SELECT id, call_id, caller, callee, final_target, started_at, answered_at, ended_at, duration_ms, result, codec,
-		caller_transport, callee_transport FROM call_records`
+		caller_transport, callee_transport, rtp_from_caller, rtp_from_callee FROM call_records`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -113,7 +120,7 @@ func (s *Service) CallRecords(ctx context.Context, f RecordFilter) ([]CallRecord
 		var started int64
 		var answered, ended sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.CallID, &r.Caller, &r.Callee, &r.FinalTarget, &started, &answered, &ended,
-			&r.DurationMS, &r.Result, &r.Codec, &r.CallerTransport, &r.CalleeTransport); err != nil {
+			&r.DurationMS, &r.Result, &r.Codec, &r.CallerTransport, &r.CalleeTransport, &r.RTPFromCaller, &r.RTPFromCallee); err != nil {
 			return nil, fmt.Errorf("call records: %w", err)
 		}
 		r.Started = time.UnixMilli(started)

@@ -100,6 +100,10 @@ type Call struct {
 	Started  time.Time `json:"started"`
 	Answered time.Time `json:"answered,omitzero"`
 	Codec    string    `json:"codec,omitempty"`
+	// RTPFromCaller and RTPFromCallee count the RTP packets the relay
+	// passed on from each phone.
+	RTPFromCaller uint64 `json:"rtp_from_caller"`
+	RTPFromCallee uint64 `json:"rtp_from_callee"`
 }
 
 // Call results, for the record.
@@ -125,6 +129,8 @@ type Record struct {
 	Codec           string
 	CallerTransport string
 	CalleeTransport string
+	// RTPFromCaller and RTPFromCallee count the RTP packets relayed.
+	RTPFromCaller, RTPFromCallee uint64
 }
 
 // Config sets up an Engine.

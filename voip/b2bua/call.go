@@ -43,13 +43,15 @@ type call struct {
 	calleeTransport string
 	sdpVersion      uint64
 	ended           bool
+	rang            bool // the caller has had its 180
 }
 
 func (c *call) snapshot() Call {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Call{ID: c.id, Caller: c.caller, Callee: c.callee, Target: c.target, State: c.state,
-		Started: c.started, Answered: c.answered, Codec: c.codec.Name}
+		Started: c.started, Answered: c.answered, Codec: c.codec.Name,
+		RTPFromCaller: c.media.Stats(relay.A).Packets, RTPFromCallee: c.media.Stats(relay.B).Packets}
 }
 
 // outcome is how ringing a route ended.
@@ -81,6 +83,9 @@ func (c *call) connect() bool {
 			c.e.log.Error("call routing", "call", c.id, "number", number, "err", err)
 			break
 		}
+		c.mu.Lock()
+		c.target = number // until a phone of the route rings
+		c.mu.Unlock()
 		var next string
 		switch {
 		case route.ForwardAlways != "":
@@ -276,7 +281,8 @@ func (c *call) inviteFor(t Target, sdp []byte) *sip.Request {
 // ringing tells the caller the callee's phone rings (once).
 func (c *call) ringing(ext string) {
 	c.mu.Lock()
-	first := c.target == ""
+	first := !c.rang
+	c.rang = true
 	c.target = ext
 	c.mu.Unlock()
 	if first {
@@ -379,7 +385,8 @@ func (c *call) end(result, why string, byeCaller, byeCallee bool) {
 		c.mu.Lock()
 		rec := Record{CallID: c.id, Caller: c.caller, Callee: c.callee, FinalTarget: c.target, Started: c.started,
 			Answered: c.answered, Ended: time.Now(), Result: result, Codec: c.codec.Name,
-			CallerTransport: c.callerTransport, CalleeTransport: c.calleeTransport}
+			CallerTransport: c.callerTransport, CalleeTransport: c.calleeTransport,
+			RTPFromCaller: c.media.Stats(relay.A).Packets, RTPFromCallee: c.media.Stats(relay.B).Packets}
 		c.mu.Unlock()
 		c.e.obs.Ended(rec)
 	}

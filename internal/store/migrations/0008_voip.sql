@@ -46,8 +46,10 @@ CREATE TABLE ring_group_members (
 CREATE INDEX ring_group_members_extension ON ring_group_members (extension);
 
 -- One row per call. final_target is who was rung last after forwarding and
--- ring groups; result is answered, busy, no_answer, cancelled, rejected,
--- unavailable or failed. The *_transport columns are udp, tcp or tls.
+-- ring groups; result is answered, busy, no_answer, cancelled,
+-- unavailable, unknown_number, refused or failed. The *_transport columns
+-- are udp, tcp or tls; rtp_from_* count the RTP packets the relay passed
+-- on from each phone (zero on one side: one-way audio).
 CREATE TABLE call_records (
 	id               INTEGER PRIMARY KEY,
 	call_id          TEXT    NOT NULL,
@@ -61,7 +63,9 @@ CREATE TABLE call_records (
 	result           TEXT    NOT NULL DEFAULT '',
 	codec            TEXT    NOT NULL DEFAULT '',
 	caller_transport TEXT    NOT NULL DEFAULT '',
-	callee_transport TEXT    NOT NULL DEFAULT ''
+	callee_transport TEXT    NOT NULL DEFAULT '',
+	rtp_from_caller  INTEGER NOT NULL DEFAULT 0,
+	rtp_from_callee  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX call_records_started ON call_records (started_at);
 CREATE INDEX call_records_caller ON call_records (caller, started_at);
