@@ -175,6 +175,13 @@ type SIPConfig struct {
 	// RTPPorts is the UDP port range "low-high" for phone media; low is
 	// even and both are within 1024-65535. Default: "10000-10999".
 	RTPPorts string `mapstructure:"rtp_ports"`
+	// MediaAddress is the IP address phones are told to send RTP to,
+	// for a server behind 1:1 NAT. Default: "" (the host of Listen, or
+	// the address the route to each phone leaves from).
+	MediaAddress string `mapstructure:"media_address"`
+	// RingTimeout is how long a call rings an extension that has no
+	// forwarding on no answer. Default: 1m.
+	RingTimeout time.Duration `mapstructure:"ring_timeout"`
 	// RegisterMinExpires is the shortest registration a phone may ask
 	// for; shorter ones are refused with 423. Default: 1m.
 	RegisterMinExpires time.Duration `mapstructure:"register_min_expires"`

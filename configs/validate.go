@@ -207,8 +207,14 @@ func (s *SIPConfig) check() *Error {
 		return &Error{Key: "sip.domain", Value: s.Domain, Expected: `empty or a DNS name such as "sip.example.org" or an IP address`}
 	}
 	low, high, err := s.RTPPortRange()
-	if err != nil || low < minRTPPort || high > maxRTPPort || low >= high || low%2 != 0 {
-		return &Error{Key: "sip.rtp_ports", Value: s.RTPPorts, Expected: fmt.Sprintf(`a range "low-high" such as "10000-10999" with an even low port, low < high, both within %d-%d`, minRTPPort, maxRTPPort)}
+	if err != nil || low < minRTPPort || high > maxRTPPort || high < low+3 || low%2 != 0 {
+		return &Error{Key: "sip.rtp_ports", Value: s.RTPPorts, Expected: fmt.Sprintf(`a range "low-high" such as "10000-10999" with an even low port and at least 4 ports, both within %d-%d`, minRTPPort, maxRTPPort)}
+	}
+	if s.MediaAddress != "" && (!isIP(s.MediaAddress) || net.ParseIP(s.MediaAddress).IsUnspecified()) {
+		return &Error{Key: "sip.media_address", Value: s.MediaAddress, Expected: "empty or an IP address phones can reach, such as 203.0.113.7"}
+	}
+	if s.RingTimeout < 5*time.Second || s.RingTimeout > 10*time.Minute {
+		return &Error{Key: "sip.ring_timeout", Value: s.RingTimeout, Expected: "a duration from 5s to 10m"}
 	}
 	return s.checkRegistrar()
 }

@@ -224,7 +224,11 @@ func voipConfig(cfg *configs.Config) voip.Config {
 		MaxFailuresPerSource:    cfg.SIP.Auth.MaxFailuresPerSource,
 		MaxFailuresPerExtension: cfg.SIP.Auth.MaxFailuresPerExtension,
 		BlockFor:                cfg.SIP.Auth.BlockFor,
+		MediaAddress:            cfg.SIP.MediaAddress,
+		RingTimeout:             cfg.SIP.RingTimeout,
 	}
+	// Validated with the config: a bad range never gets here.
+	c.RTPPortLow, c.RTPPortHigh, _ = cfg.SIP.RTPPortRange()
 	if c.CertFile == "" && cfg.HTTP.TLS == configs.TLSFiles {
 		c.CertFile, c.KeyFile = cfg.HTTP.CertFile, cfg.HTTP.KeyFile
 	}
