@@ -382,8 +382,8 @@ func (s *Service) handleSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	})
 }
 
-// handleRefer refuses transfers out of the domain. Blind transfer inside
-// it is not built yet, and says so (501).
+// handleRefer takes a blind transfer (REFER) within a call; transfers out
+// of the domain are refused.
 func (s *Service) handleRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if !wellFormed(req) {
 		s.badRequest(req, tx, "missing a required header")
@@ -403,10 +403,24 @@ func (s *Service) handleRefer(req *sip.Request, tx sip.ServerTransaction) {
 		s.badRequest(req, tx, "unreadable Refer-To")
 		return
 	}
-	if !strings.EqualFold(to.Host, s.cfg.Domain) && to.Host != s.viaHost {
+	if !s.inDomain(to.Host) {
 		s.log.Info("sip refer refused: outside the domain", "source", req.Source(), "to_host", printable(to.Host, 64))
 		s.respond(tx, req, 403, "Forbidden")
 		return
 	}
-	s.respond(tx, req, 501, "Not Implemented")
+	if !validNumber(to.User) {
+		s.log.Info("sip refer refused: not a number of ours", "source", req.Source(), "to", printable(to.User, 32))
+		s.respond(tx, req, 404, "Not Found")
+		return
+	}
+	s.calls.engine.HandleRefer(req, tx, to.User)
+}
+
+// inDomain reports whether host names this server: the SIP domain or one
+// of the addresses it listens on.
+func (s *Service) inDomain(host string) bool {
+	if strings.EqualFold(host, s.cfg.Domain) || host == s.viaHost {
+		return true
+	}
+	return host == hostOf(s.Addr()) || s.TLSAddr() != "" && host == hostOf(s.TLSAddr())
 }

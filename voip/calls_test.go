@@ -277,3 +277,46 @@ func TestBaresipEdgeCases(t *testing.T) {
 	hangup(p1)
 	expect("ring group", "1001", "2000", "1003", b2bua.ResultAnswered)
 }
+
+// TestBaresipTransfer: 1002 answers 1001 and blind-transfers it to 1003
+// (REFER); 1001 ends up talking to 1003, and 1002 is off the call.
+func TestBaresipTransfer(t *testing.T) {
+	env := newTestService(t, Config{DigestAlgorithms: []string{"MD5"}})
+	for _, n := range []string{"1001", "1002", "1003"} {
+		env.addExtension(t, n, "secret"+n)
+	}
+	tone := filepath.Join(t.TempDir(), "440.wav")
+	writeTone(t, tone, 440, 60)
+	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{tone: tone})
+	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{auto: true, tone: tone})
+	p3 := startPhone(t, env.s.Addr(), "1003", "secret1003", phoneOpts{auto: true, tone: tone})
+	waitFor(t, 15*time.Second, "three phones online", func() bool {
+		return env.phone("1001").Online && env.phone("1002").Online && env.phone("1003").Online
+	})
+	for _, p := range []*baresip{p1, p2, p3} {
+		p.listen()
+	}
+	if err := p1.command("dial", "sip:1002@"+env.s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	call := env.liveCall(t, "1001", "1001-1002 answered", func(c Call) bool { return c.State == b2bua.StateAnswered && c.RTPFromCallee > 10 })
+	if err := p2.command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	moved := env.liveCall(t, "1001", "the call moved to 1003", func(c Call) bool { return c.ID == call.ID && c.Target == "1003" })
+	waitFor(t, 10*time.Second, "1002 off the call", func() bool { return p2.saw("CALL_CLOSED") })
+	env.liveCall(t, "1001", "audio from 1003", func(c Call) bool {
+		return c.ID == call.ID && c.RTPFromCallee > moved.RTPFromCallee+25 && c.RTPFromCaller > moved.RTPFromCaller+25
+	})
+	if !p3.saw("CALL_ESTABLISHED") {
+		t.Error("1003 never reported the call established")
+	}
+	if err := p1.command("hangup", ""); err != nil {
+		t.Fatal(err)
+	}
+	rec := env.record(t, call.ID)
+	if rec.Callee != "1002" || rec.FinalTarget != "1003" || rec.Result != b2bua.ResultAnswered {
+		t.Errorf("record %+v, want 1001 -> 1002, transferred to 1003", rec)
+	}
+	waitFor(t, 10*time.Second, "1003's call closed", func() bool { return p3.saw("CALL_CLOSED") })
+}

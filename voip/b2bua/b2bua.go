@@ -323,9 +323,22 @@ func (e *Engine) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if c := e.calleeCall(req); c != nil {
+		id, _ := sip.DialogIDFromRequestUAC(req)
 		c.mu.Lock()
-		out := c.out
+		out, old := c.out, c.transferring
+		if old != nil && old.ID == id {
+			c.transferGone = true
+		}
 		c.mu.Unlock()
+		if old != nil && old.ID == id {
+			// The transferring phone hangs up; the caller stays on.
+			_ = old.ReadBye(req, tx)
+			return
+		}
+		if out.ID != id {
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
 		_ = out.ReadBye(req, tx)
 		c.end(ResultAnswered, "the callee hung up", true, false)
 		return

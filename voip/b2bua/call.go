@@ -44,6 +44,10 @@ type call struct {
 	sdpVersion      uint64
 	ended           bool
 	rang            bool // the caller has had its 180
+	// transferring is the callee leg being transferred away, while the
+	// new target rings; transferGone says it hung up meanwhile.
+	transferring *sipgo.DialogClientSession
+	transferGone bool
 }
 
 func (c *call) snapshot() Call {
@@ -66,22 +70,38 @@ type outcome struct {
 // otherwise the caller has had its final response and the call is over.
 func (c *call) connect() bool {
 	ctx := c.in.Context() // ends when the caller cancels
-	number := c.callee
+	res := c.dial(ctx, c.callee, c.codecs, c.bridge)
+	if ctx.Err() != nil && res.result != ResultAnswered {
+		c.end(ResultCancelled, "the caller cancelled", false, false)
+		return false
+	}
+	if res.result != ResultAnswered {
+		_ = c.in.Respond(res.code, res.reason, nil)
+		c.end(res.result, "not answered: "+res.reason, false, false)
+		return false
+	}
+	return true
+}
+
+// answerer takes the fork that answered: it reports an error when the
+// answer cannot be used, and the next fork's answer is tried.
+type answerer func(f *fork) error
+
+// dial rings number, following its forwarding, offering codecs, until a
+// phone answers (and onAnswer took it), nobody does, or ctx ends.
+func (c *call) dial(ctx context.Context, number string, codecs []callsdp.Codec, onAnswer answerer) outcome {
 	var res outcome
 	for hop := 0; ; hop++ {
 		if hop > c.e.cfg.MaxForwards {
-			res = outcome{ResultFailed, 482, "Loop Detected"}
-			break
+			return outcome{ResultFailed, 482, "Loop Detected"}
 		}
 		route, err := c.e.dir.Route(number)
 		if errors.Is(err, ErrUnknown) {
-			res = outcome{ResultUnknown, 404, "Not Found"}
-			break
+			return outcome{ResultUnknown, 404, "Not Found"}
 		}
 		if err != nil {
-			res = outcome{ResultFailed, 500, "Server Internal Error"}
 			c.e.log.Error("call routing", "call", c.id, "number", number, "err", err)
-			break
+			return outcome{ResultFailed, 500, "Server Internal Error"}
 		}
 		c.mu.Lock()
 		c.target = number // until a phone of the route rings
@@ -95,7 +115,7 @@ func (c *call) connect() bool {
 		case len(route.Targets) == 0:
 			res, next = outcome{ResultUnavailable, 480, "Temporarily Unavailable"}, route.ForwardNoAnswer
 		default:
-			res = c.ring(ctx, route)
+			res = c.ring(ctx, route, codecs, onAnswer)
 			switch res.result {
 			case ResultBusy:
 				next = route.ForwardBusy
@@ -104,26 +124,16 @@ func (c *call) connect() bool {
 			}
 		}
 		if res.result == ResultAnswered || next == "" || ctx.Err() != nil {
-			break
+			return res
 		}
 		c.e.log.Info("call forwarded", "call", c.id, "from", number, "to", next, "because", res.result)
 		number = next
 	}
-	if ctx.Err() != nil && res.result != ResultAnswered {
-		c.end(ResultCancelled, "the caller cancelled", false, false)
-		return false
-	}
-	if res.result != ResultAnswered {
-		_ = c.in.Respond(res.code, res.reason, nil)
-		c.end(res.result, "not answered: "+res.reason, false, false)
-		return false
-	}
-	return true
 }
 
 // ring rings a route's targets, all at once or one extension at a time,
 // until one answers, all refuse, the time runs out or the caller cancels.
-func (c *call) ring(ctx context.Context, route Route) outcome {
+func (c *call) ring(ctx context.Context, route Route, codecs []callsdp.Codec, onAnswer answerer) outcome {
 	timeout := route.RingTimeout
 	if timeout <= 0 {
 		timeout = c.e.cfg.RingTimeout
@@ -134,7 +144,7 @@ func (c *call) ring(ctx context.Context, route Route) outcome {
 	}
 	res := outcome{ResultNoAnswer, 480, "Temporarily Unavailable"}
 	for _, g := range groups {
-		res = c.ringAll(ctx, g, timeout)
+		res = c.ringAll(ctx, g, timeout, codecs, onAnswer)
 		if res.result == ResultAnswered || ctx.Err() != nil {
 			return res
 		}
@@ -165,13 +175,13 @@ type fork struct {
 
 // ringAll sends an INVITE to each target at once. The first to answer
 // is bridged; the others are cancelled.
-func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Duration) outcome {
+func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Duration, codecs []callsdp.Codec, onAnswer answerer) outcome {
 	ringCtx, stopRinging := context.WithTimeout(ctx, timeout)
 	defer stopRinging()
 	c.mu.Lock()
 	c.sdpVersion++
 	offer := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(relay.B, targets[0].Dest),
-		Codecs: c.codecs, EventPT: c.offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
+		Codecs: codecs, EventPT: c.offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
 	c.mu.Unlock()
 
 	answered := make(chan *fork, len(targets))
@@ -216,7 +226,7 @@ func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Durat
 					o.cancel() // CANCEL the others' INVITEs
 				}
 			}
-			if err := c.bridge(f); err != nil {
+			if err := onAnswer(f); err != nil {
 				c.e.log.Warn("call: answer not usable", "call", c.id, "target", f.t.Ext, "err", err)
 				continue
 			}
@@ -281,7 +291,7 @@ func (c *call) inviteFor(t Target, sdp []byte) *sip.Request {
 // ringing tells the caller the callee's phone rings (once).
 func (c *call) ringing(ext string) {
 	c.mu.Lock()
-	first := !c.rang
+	first := !c.rang && c.answered.IsZero()
 	c.rang = true
 	c.target = ext
 	c.mu.Unlock()

@@ -145,7 +145,8 @@ type leg struct {
 	remote  netip.AddrPort // RTP destination: latched, else from the SDP
 	rtcpTo  netip.AddrPort
 	latched bool
-	heard   time.Time // last packet from the latched source
+	retired netip.AddrPort // a phone this leg no longer belongs to (a transfer)
+	heard   time.Time      // last packet from the latched source
 	evPT    int       // telephone-event payload type, or -1
 	lastEv  uint32    // RTP timestamp of the last event reported
 
@@ -199,6 +200,20 @@ func (s *Session) SetRemote(l Leg, sdp netip.AddrPort, signalled netip.Addr, eve
 		g.rtcpTo = netip.AddrPortFrom(sdp.Addr(), sdp.Port()+1)
 	}
 	g.evPT = eventPT
+}
+
+// Repoint gives leg l to another phone (a transfer): the latch is
+// dropped, packets from the old phone's address and port are refused from
+// now on, and the leg takes the new phone as SetRemote would.
+func (s *Session) Repoint(l Leg, sdp netip.AddrPort, signalled netip.Addr, eventPT int) {
+	g := s.legs[l]
+	g.mu.Lock()
+	if g.latched {
+		g.retired = g.remote
+	}
+	g.latched = false
+	g.mu.Unlock()
+	s.SetRemote(l, sdp, signalled, eventPT)
 }
 
 // Start relays until Close.
@@ -297,7 +312,7 @@ func (g *leg) accept(src netip.AddrPort, rtcp bool) bool {
 	case g.latched && src == g.remote:
 		g.heard = now
 		return true
-	case !g.allows(src.Addr()):
+	case src == g.retired || !g.allows(src.Addr()):
 		return false
 	case g.latched && now.Sub(g.heard) < relatchAfter:
 		return false // someone else while the phone is still talking

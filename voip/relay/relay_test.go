@@ -253,3 +253,31 @@ func BenchmarkRelayG711(b *testing.B) {
 		}
 	}
 }
+
+// TestRelayRepoint: after a transfer the leg belongs to the new phone;
+// the old one, still sending from the same host, is refused.
+func TestRelayRepoint(t *testing.T) {
+	_, s := newSession(t, nil)
+	a, b, c := newPhone(t, "127.0.0.1"), newPhone(t, "127.0.0.1"), newPhone(t, "127.0.0.1")
+	s.SetRemote(A, a.addr(), netip.Addr{}, -1)
+	s.SetRemote(B, b.addr(), netip.Addr{}, -1)
+	s.Start()
+	b.send(s.Local(B), rtpPacket(0, 1, 160, 0xb0))
+	if pkt, _ := a.recv(); pkt[12] != 0xb0 {
+		t.Fatalf("A got %x", pkt)
+	}
+
+	s.Repoint(B, c.addr(), netip.Addr{}, -1)
+	b.send(s.Local(B), rtpPacket(0, 2, 320, 0xbb)) // the old phone, not hung up yet
+	c.send(s.Local(B), rtpPacket(0, 1, 160, 0xc0))
+	if pkt, _ := a.recv(); pkt[12] != 0xc0 {
+		t.Fatalf("A got %x, want the new phone's packet", pkt)
+	}
+	a.send(s.Local(A), rtpPacket(0, 5, 800, 0xa0))
+	if pkt, _ := c.recv(); pkt[12] != 0xa0 {
+		t.Fatalf("the new phone got %x", pkt)
+	}
+	if !b.nothing(100 * time.Millisecond) {
+		t.Fatal("the old phone still gets A's audio")
+	}
+}
