@@ -147,8 +147,8 @@ type leg struct {
 	latched bool
 	retired netip.AddrPort // a phone this leg no longer belongs to (a transfer)
 	heard   time.Time      // last packet from the latched source
-	evPT    int       // telephone-event payload type, or -1
-	lastEv  uint32    // RTP timestamp of the last event reported
+	evPT    int            // telephone-event payload type, or -1
+	lastEv  uint32         // RTP timestamp of the last event reported
 
 	packets, bytes, dropped atomic.Uint64
 }
