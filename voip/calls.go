@@ -117,17 +117,17 @@ func (s *Service) startCalls() error {
 	c.blf = blf.New(blf.Config{Client: client, Contact: contact, Domain: s.cfg.Domain}, s.log.With("sip", "blf"))
 	s.calls = c
 
-	s.srv.OnInvite(s.guard(c.engine.HandleInvite))
-	s.srv.OnAck(s.guard(c.engine.HandleAck))
-	s.srv.OnBye(s.guard(c.engine.HandleBye))
-	s.srv.OnCancel(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+	s.handle(sip.INVITE, c.engine.HandleInvite)
+	s.handle(sip.ACK, c.engine.HandleAck)
+	s.handle(sip.BYE, c.engine.HandleBye)
+	s.handle(sip.CANCEL, func(req *sip.Request, tx sip.ServerTransaction) {
 		// sipgo matches a CANCEL to its INVITE transaction itself; one
 		// that matches none gets here (RFC 3261 9.2).
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
-	}))
-	s.srv.OnInfo(s.guard(s.handleInfo))
-	s.srv.OnSubscribe(s.guard(s.handleSubscribe))
-	s.srv.OnRefer(s.guard(s.handleRefer))
+	})
+	s.handle(sip.INFO, s.handleInfo)
+	s.handle(sip.SUBSCRIBE, s.handleSubscribe)
+	s.handle(sip.REFER, s.handleRefer)
 	return nil
 }
 
@@ -178,7 +178,11 @@ func (s *Service) Hangup(ctx context.Context, id string) error {
 func (c *callSide) CallChanged(call Call) {
 	c.mu.Lock()
 	old, had := c.live[call.ID]
-	c.live[call.ID] = call
+	if call.State == b2bua.StateEnded {
+		delete(c.live, call.ID) // Ended follows with the record
+	} else {
+		c.live[call.ID] = call
+	}
 	c.mu.Unlock()
 	if c.s.bus != nil {
 		c.s.bus.Publish(CallEvent{Kind: KindCallChanged, Call: call})

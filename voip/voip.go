@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -154,9 +155,10 @@ type Service struct {
 	audit Auditor
 	log   *slog.Logger
 
-	ua    *sipgo.UserAgent
-	srv   *sipgo.Server
-	calls *callSide
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	calls  *callSide
+	routes map[sip.RequestMethod]sipgo.RequestHandler // what handle registered, for tests
 
 	udp     *net.UDPConn
 	tcp     *net.TCPListener
@@ -235,13 +237,21 @@ func New(cfg Config, db *sql.DB, bus Publisher, auditor Auditor, logger *slog.Lo
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	sipLog := slog.New(quietHandler{logger.Handler()}).With("sip", "sipgo")
+	// The TCP and TLS transports set up below log through sipgo's
+	// default logger; make it one that drops raw messages too.
+	quietDefault.Do(func() { sip.SetDefaultLogger(slog.New(quietHandler{defaultHandler{}}).With("sip", "sipgo")) })
 	s.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("civicd"),
 		sipgo.WithUserAgentHostname(cfg.Domain),
 		sipgo.WithUserAgenTLSConfig(tlsConf),
+		sipgo.WithUserAgentDNSResolver(noDNS),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sip.WithTransportLayerLogger(sipLog),
 			sip.WithTransportLayerReadFilter(s.readFilter),
+			sip.WithTransportLayerTransports(sip.TransportsConfig{
+				TCP: &sip.TransportTCP{DialerCreate: s.dialer},
+				TLS: &sip.TransportTLS{TransportTCP: &sip.TransportTCP{DialerCreate: s.dialer}},
+			}),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
@@ -256,8 +266,9 @@ func New(cfg Config, db *sql.DB, bus Publisher, auditor Auditor, logger *slog.Lo
 		_ = s.ua.Close()
 		return nil, fmt.Errorf("sip: %w", err)
 	}
-	s.srv.OnRegister(s.guard(s.handleRegister))
-	s.srv.OnOptions(s.guard(s.handleOptions))
+	s.routes = make(map[sip.RequestMethod]sipgo.RequestHandler)
+	s.handle(sip.REGISTER, s.handleRegister)
+	s.handle(sip.OPTIONS, s.handleOptions)
 	s.srv.OnNoRoute(s.guard(s.handleNoRoute))
 
 	if err := s.listen(tlsConf); err != nil {
@@ -518,6 +529,51 @@ func (s *Service) readFilter(p sip.TransportReadProps, data []byte) ([]byte, err
 
 var errSourceBlocked = errors.New("source address is blocked after failed authentications")
 
+// dialer is how sipgo opens a TCP or TLS connection of its own, which it
+// does to answer a request whose connection has closed (to the host in
+// its Via) and to reach a phone whose connection is gone. civicd connects
+// only to addresses phones registered from: a stranger's Via must not
+// make it connect anywhere.
+func (s *Service) dialer(laddr net.Addr) net.Dialer {
+	return net.Dialer{
+		Timeout:   5 * time.Second,
+		LocalAddr: laddr,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			if s.registeredFrom(hostOf(address)) {
+				return nil
+			}
+			s.log.Info("sip connection not opened: no phone registered from there", "to", address)
+			return errNotAPhone
+		},
+	}
+}
+
+var errNotAPhone = errors.New("no phone registered from this address")
+
+// registeredFrom reports whether a binding came from ip.
+func (s *Service) registeredFrom(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, list := range s.aors {
+		for _, b := range list {
+			if hostOf(b.Source) == ip {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noDNS fails every name lookup: phones send addresses, and names in a
+// SIP message (a Via, a Contact) are not resolved, so no input makes
+// civicd query DNS or connect to a host it names.
+var noDNS = &net.Resolver{
+	PreferGo: true,
+	Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("sip: DNS lookups are off")
+	},
+}
+
 // addrIP returns the IP of a net.Addr, or "".
 func addrIP(a net.Addr) string {
 	switch a := a.(type) {
@@ -542,6 +598,12 @@ func hostOf(hostport string) string {
 		return hostport
 	}
 	return host
+}
+
+// handle serves method with h, behind guard.
+func (s *Service) handle(method sip.RequestMethod, h sipgo.RequestHandler) {
+	s.routes[method] = h
+	s.srv.OnRequest(method, s.guard(h))
 }
 
 // guard runs a request handler and turns a panic into one log line and a
@@ -612,11 +674,17 @@ func (s *Service) badRequest(req *sip.Request, tx sip.ServerTransaction, why str
 
 // quietHandler passes sipgo's log records on without the raw message
 // bytes it attaches to parse errors ("data"), which can be large and hold
-// credentials; it keeps their length.
+// credentials (it keeps their length), and at most at warning level.
 type quietHandler struct{ slog.Handler }
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	level := r.Level
+	if level >= slog.LevelError {
+		// sipgo reports a phone's malformed message as an error of its
+		// own; for civicd it is bad input, worth a warning.
+		level = slog.LevelWarn
+	}
+	out := slog.NewRecord(r.Time, level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key == "data" {
 			out.AddAttrs(slog.Int("bytes", len(a.Value.String())))
@@ -634,6 +702,26 @@ func (h quietHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name)}
+}
+
+// quietDefault sets sipgo's process-wide default logger once.
+var quietDefault sync.Once
+
+// defaultHandler passes records to whatever slog's default handler is
+// when they are logged.
+type defaultHandler struct{}
+
+func (defaultHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return slog.Default().Handler().Enabled(ctx, l)
+}
+func (defaultHandler) Handle(ctx context.Context, r slog.Record) error {
+	return slog.Default().Handler().Handle(ctx, r)
+}
+func (h defaultHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return slog.Default().Handler().WithAttrs(attrs)
+}
+func (h defaultHandler) WithGroup(name string) slog.Handler {
+	return slog.Default().Handler().WithGroup(name)
 }
 
 // itoa is strconv.Itoa, short.

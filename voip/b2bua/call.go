@@ -76,8 +76,10 @@ func (c *call) connect() bool {
 		return false
 	}
 	if res.result != ResultAnswered {
-		_ = c.in.Respond(res.code, res.reason, nil)
+		// The call is over before the answer goes out: sipgo holds Respond
+		// until the caller's ACK comes, which may be never.
 		c.end(res.result, "not answered: "+res.reason, false, false)
+		_ = c.in.Respond(res.code, res.reason, nil)
 		return false
 	}
 	return true

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,8 @@ type Notifier struct {
 	dialogs map[string][]dialoginfo.Dialog
 	closed  bool
 	wg      sync.WaitGroup
+	ctx     context.Context // ends NOTIFYs still waiting at shutdown
+	cancel  context.CancelFunc
 }
 
 // sub is one subscription: a watcher of one extension.
@@ -76,7 +79,9 @@ func New(cfg Config, logger *slog.Logger) *Notifier {
 	if cfg.MaxPerExtension <= 0 {
 		cfg.MaxPerExtension = 100
 	}
-	return &Notifier{cfg: cfg, log: logger, subs: make(map[string]*sub), dialogs: make(map[string][]dialoginfo.Dialog)}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Notifier{cfg: cfg, log: logger, subs: make(map[string]*sub), dialogs: make(map[string][]dialoginfo.Dialog),
+		ctx: ctx, cancel: cancel}
 }
 
 // HandleSubscribe takes a SUBSCRIBE from watcher (already authenticated)
@@ -206,6 +211,10 @@ func (n *Notifier) renew(s *sub, req *sip.Request, expires time.Duration, respon
 // Update sets an extension's dialogs and notifies its watchers.
 func (n *Notifier) Update(ext string, dialogs []dialoginfo.Dialog) {
 	n.mu.Lock()
+	if slices.EqualFunc(n.dialogs[ext], dialogs, sameDialog) {
+		n.mu.Unlock()
+		return // nothing a watcher would see changed
+	}
 	if len(dialogs) == 0 {
 		delete(n.dialogs, ext)
 	} else {
@@ -225,6 +234,18 @@ func (n *Notifier) Update(ext string, dialogs []dialoginfo.Dialog) {
 			n.send(s, "active", time.Until(s.expires))
 		}()
 	}
+}
+
+// sameDialog reports whether two dialogs would show the same.
+func sameDialog(a, b dialoginfo.Dialog) bool {
+	ra, rb := "", ""
+	if a.Remote != nil {
+		ra = a.Remote.Identity
+	}
+	if b.Remote != nil {
+		rb = b.Remote.Identity
+	}
+	return a.ID == b.ID && a.State == b.State && a.Direction == b.Direction && ra == rb
 }
 
 // Count is how many subscriptions are active.
@@ -290,7 +311,7 @@ func (n *Notifier) send(s *sub, state string, left time.Duration) {
 	req.SetBody(body)
 	req.SetTransport(s.transport)
 	req.SetDestination(s.dest)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
 	res, err := n.cfg.Client.Do(ctx, req)
 	switch {
@@ -303,7 +324,8 @@ func (n *Notifier) send(s *sub, state string, left time.Duration) {
 	}
 }
 
-// Shutdown ends every subscription with a terminated NOTIFY.
+// Shutdown ends every subscription with a terminated NOTIFY, waiting at
+// most two seconds for the watchers' answers.
 func (n *Notifier) Shutdown() {
 	n.mu.Lock()
 	n.closed = true
@@ -312,9 +334,18 @@ func (n *Notifier) Shutdown() {
 		all = append(all, s)
 	}
 	n.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, s := range all {
 		n.remove(s)
-		n.send(s, "terminated;reason=noresource", 0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.send(s, "terminated;reason=noresource", 0)
+		}()
 	}
+	t := time.AfterFunc(2*time.Second, n.cancel)
+	wg.Wait()
+	t.Stop()
+	n.cancel()
 	n.wg.Wait()
 }
