@@ -212,6 +212,10 @@ type SIPAuthConfig struct {
 	// extension within BlockFor block it for BlockFor (403), except from
 	// addresses where it is already registered. Default: 5.
 	MaxFailuresPerExtension int `mapstructure:"max_failures_per_extension"`
+	// MaxRequestsPerSource is how many SIP requests per second one IP
+	// address may send (twice that in a burst); more are answered 503
+	// with Retry-After. 0 turns the limit off. Default: 100.
+	MaxRequestsPerSource int `mapstructure:"max_requests_per_source"`
 	// BlockFor is how long a block lasts, and the period over which
 	// failures are counted. Default: 15m.
 	BlockFor time.Duration `mapstructure:"block_for"`

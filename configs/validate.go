@@ -262,6 +262,9 @@ func (s *SIPConfig) checkRegistrar() *Error {
 	if a.MaxFailuresPerExtension < 1 {
 		return &Error{Key: "sip.auth.max_failures_per_extension", Value: a.MaxFailuresPerExtension, Expected: "an integer of at least 1"}
 	}
+	if a.MaxRequestsPerSource < 0 {
+		return &Error{Key: "sip.auth.max_requests_per_source", Value: a.MaxRequestsPerSource, Expected: "0 (no limit) or a positive integer"}
+	}
 	if a.BlockFor < time.Second {
 		return &Error{Key: "sip.auth.block_for", Value: a.BlockFor, Expected: "a duration of at least 1s"}
 	}

@@ -105,6 +105,7 @@ func (s *Service) maintain() {
 			return
 		case now := <-t.C:
 			s.expire(now)
+			s.flood.tidy(now)
 			s.qualifyDue(now)
 		}
 	}

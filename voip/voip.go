@@ -83,6 +83,10 @@ type Config struct {
 	// BlockFor is how long a blocked address or extension waits, and the
 	// period over which failures are counted. Default: 15 min.
 	BlockFor time.Duration
+	// MaxRequestsPerSource is how many requests per second one address
+	// may send (twice that in a burst); more get 503 with Retry-After.
+	// Negative turns the limit off. Default: 100.
+	MaxRequestsPerSource int
 	// NonceLifetime is how long a digest nonce stays fresh; a correct
 	// answer to an older one gets a new challenge with stale=true.
 	// Default: 5 min.
@@ -170,6 +174,7 @@ type Service struct {
 	ncs      *ncTracker
 	bySource *limiter
 	byExt    *limiter
+	flood    *flood
 	dummyKey [32]byte // derives the stand-in HA1 of unknown extensions
 
 	// dirMu serialises changes to extensions and ring groups, so the
@@ -213,6 +218,7 @@ func New(cfg Config, db *sql.DB, bus Publisher, auditor Auditor, logger *slog.Lo
 		ncs:        newNCTracker(cfg.NonceLifetime),
 		bySource:   newLimiter(cfg.BlockFor),
 		byExt:      newLimiter(cfg.BlockFor),
+		flood:      newFlood(cfg.MaxRequestsPerSource),
 		aors:       make(map[string][]*binding),
 		online:     make(map[string]bool),
 		qualifySem: make(chan struct{}, 64),
@@ -269,7 +275,7 @@ func New(cfg Config, db *sql.DB, bus Publisher, auditor Auditor, logger *slog.Lo
 	s.routes = make(map[sip.RequestMethod]sipgo.RequestHandler)
 	s.handle(sip.REGISTER, s.handleRegister)
 	s.handle(sip.OPTIONS, s.handleOptions)
-	s.srv.OnNoRoute(s.guard(s.handleNoRoute))
+	s.srv.OnNoRoute(s.guard(s.limitRate(s.handleNoRoute)))
 
 	if err := s.listen(tlsConf); err != nil {
 		s.closeListeners()
@@ -326,6 +332,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BlockFor <= 0 {
 		c.BlockFor = 15 * time.Minute
+	}
+	if c.MaxRequestsPerSource == 0 {
+		c.MaxRequestsPerSource = 100
 	}
 	if c.NonceLifetime <= 0 {
 		c.NonceLifetime = 5 * time.Minute
@@ -603,7 +612,7 @@ func hostOf(hostport string) string {
 // handle serves method with h, behind guard.
 func (s *Service) handle(method sip.RequestMethod, h sipgo.RequestHandler) {
 	s.routes[method] = h
-	s.srv.OnRequest(method, s.guard(h))
+	s.srv.OnRequest(method, s.guard(s.limitRate(h)))
 }
 
 // guard runs a request handler and turns a panic into one log line and a

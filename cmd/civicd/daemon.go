@@ -223,9 +223,13 @@ func voipConfig(cfg *configs.Config) voip.Config {
 		DigestAlgorithms:        cfg.SIP.DigestAlgorithms,
 		MaxFailuresPerSource:    cfg.SIP.Auth.MaxFailuresPerSource,
 		MaxFailuresPerExtension: cfg.SIP.Auth.MaxFailuresPerExtension,
+		MaxRequestsPerSource:    cfg.SIP.Auth.MaxRequestsPerSource,
 		BlockFor:                cfg.SIP.Auth.BlockFor,
 		MediaAddress:            cfg.SIP.MediaAddress,
 		RingTimeout:             cfg.SIP.RingTimeout,
+	}
+	if c.MaxRequestsPerSource == 0 {
+		c.MaxRequestsPerSource = -1 // sip.auth.max_requests_per_source: 0 is no limit
 	}
 	// Validated with the config: a bad range never gets here.
 	c.RTPPortLow, c.RTPPortHigh, _ = cfg.SIP.RTPPortRange()
