@@ -40,6 +40,9 @@ const (
 // Call is a live call as the console shows it.
 type Call = b2bua.Call
 
+// CallResults lists every result a call record can have.
+func CallResults() []string { return b2bua.Results() }
+
 // CallEvent says a call changed. Call is its full new state; Record is
 // set when it ended.
 type CallEvent struct {
@@ -184,7 +187,7 @@ func (c *callSide) CallChanged(call Call) {
 		c.live[call.ID] = call
 	}
 	c.mu.Unlock()
-	if c.s.bus != nil {
+	if c.s.bus != nil && call.State != b2bua.StateEnded { // Ended announces the end
 		c.s.bus.Publish(CallEvent{Kind: KindCallChanged, Call: call})
 	}
 	exts := []string{call.Caller, call.Target}

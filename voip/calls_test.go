@@ -208,6 +208,21 @@ func TestBaresipEdgeCases(t *testing.T) {
 	expect("cancel", "1001", "1002", "1002", b2bua.ResultCancelled)
 	waitFor(t, 5*time.Second, "1002 told the call is gone", func() bool { return p2.saw("CALL_CLOSED") })
 
+	// An admin hangs up a ringing call: 1002 stops ringing, 1001 is told.
+	closed1, closed2 := p1.count("CALL_CLOSED"), p2.count("CALL_CLOSED")
+	dial(p1, "1002")
+	ringing := env.liveCall(t, "1001", "1002 ringing again", func(c Call) bool { return c.State == b2bua.StateRinging && c.Target == "1002" })
+	if err := env.s.Hangup(context.Background(), ringing.ID); err != nil {
+		t.Fatal(err)
+	}
+	expect("hang-up while ringing", "1001", "1002", "1002", b2bua.ResultCancelled)
+	waitFor(t, 5*time.Second, "both phones told", func() bool {
+		return p1.count("CALL_CLOSED") > closed1 && p2.count("CALL_CLOSED") > closed2
+	})
+	if p := p1.eventParam("CALL_CLOSED"); !strings.Contains(p, "480") {
+		t.Errorf("1001's call closed with %q, want 480", p)
+	}
+
 	// An extension with no phone registered, and a number nobody has.
 	dial(p1, "1009")
 	expect("unregistered", "1001", "1009", "1009", b2bua.ResultUnavailable)

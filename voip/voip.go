@@ -191,6 +191,7 @@ type Service struct {
 	stopOnce   sync.Once
 	wg         sync.WaitGroup
 	running    atomic.Bool
+	lifeMu     sync.Mutex // orders Run's start against stop
 
 	// droppedBlocked counts packets dropped because their source is
 	// blocked (tests poll it).
@@ -431,14 +432,22 @@ func (s *Service) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sip: Run called twice")
 	}
+	// The goroutines are counted before stop can run, so Shutdown's Wait
+	// never races an Add.
+	s.lifeMu.Lock()
 	select {
 	case <-s.done:
+		s.lifeMu.Unlock()
 		return nil
 	default:
 	}
+	s.wg.Add(3)
+	if s.tls != nil {
+		s.wg.Add(1)
+	}
+	s.lifeMu.Unlock()
 	errc := make(chan error, 3)
 	serve := func(name string, f func() error) {
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			err := f()
@@ -457,7 +466,6 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.tls != nil {
 		serve("tls", func() error { return s.srv.ServeTLS(s.tls) })
 	}
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		s.maintain()
@@ -495,6 +503,8 @@ func (s *Service) Shutdown(ctx context.Context) error {
 }
 
 func (s *Service) stop() {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
 	s.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.calls.stop(ctx)

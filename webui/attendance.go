@@ -23,14 +23,8 @@ type Attendance interface {
 // attended, from where, and when, for the meeting's host and for admins.
 // It authenticates with the session cookie, like the console.
 func (s *Server) handleAttendanceCSV(w http.ResponseWriter, r *http.Request) {
-	ck, err := r.Cookie(sessionCookie)
-	if err != nil {
-		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
-		return
-	}
-	sess, err := s.deps.Auth.Authenticate(r.Context(), ck.Value)
-	if err != nil {
-		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
+	sess, ok := s.cookieSession(w, r)
+	if !ok {
 		return
 	}
 	att, ok := s.deps.Conference.(Attendance)
@@ -77,9 +71,27 @@ func (s *Server) handleAttendanceCSV(w http.ResponseWriter, r *http.Request) {
 	cw.Flush()
 }
 
-// csvSafe keeps a cell from being read as a formula by spreadsheets.
+// cookieSession is the session of an export request's cookie. Without a
+// valid one it answers 401 and reports false.
+func (s *Server) cookieSession(w http.ResponseWriter, r *http.Request) (auth.Session, bool) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
+		return auth.Session{}, false
+	}
+	sess, err := s.deps.Auth.Authenticate(r.Context(), ck.Value)
+	if err != nil {
+		writeAPIError(w, http.StatusUnauthorized, CodeAuthFailed, "sign in first")
+		return auth.Session{}, false
+	}
+	return sess, true
+}
+
+// csvSafe keeps a cell from being read as a formula by spreadsheets: one
+// that starts with = + - @, or with a tab or carriage return (OWASP's
+// list), gets a leading apostrophe.
 func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
 	return s

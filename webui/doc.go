@@ -3,8 +3,10 @@
 //
 // protocol.go is the one place where the console protocol is defined: every
 // message type, payload, topic, role and error code. The server side of each
-// request lives in handlers.go; subscriptions and their snapshots live in
-// subscribe.go.
+// request lives in handlers.go (and, for one area, in its own file such as
+// phones.go or calls.go); subscriptions and their snapshots live in
+// subscribe.go. The CSV exports (attendance.go, calls.go) are plain HTTP
+// GETs that authenticate with the session cookie.
 //
 // Only cmd/civicd imports this package. No module imports webui: modules
 // publish typed events on internal/events, and the console is one more

@@ -76,6 +76,9 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeRingGroupsCreate:      (*conn).handleRingGroupsCreate,
 		TypeRingGroupsUpdate:      (*conn).handleRingGroupsUpdate,
 		TypeRingGroupsDelete:      (*conn).handleRingGroupsDelete,
+		TypeCallsList:             (*conn).handleCallsList,
+		TypeCallsHangup:           (*conn).handleCallsHangup,
+		TypeRecordsList:           (*conn).handleRecordsList,
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // Phones is what the console needs from the SIP module: the extension
-// directory, ring groups and the live registration state of each phone.
+// directory, ring groups, the live registration state of each phone, the
+// live calls and the call records.
 // *voip.Service implements it; main passes it in Deps.Phones.
 type Phones interface {
 	ListExtensions(ctx context.Context) ([]voip.Extension, error)
@@ -24,6 +25,12 @@ type Phones interface {
 	DeleteRingGroup(ctx context.Context, number string) error
 	// Phones is every extension with its registration state, by number.
 	Phones() []voip.Phone
+	// Calls are the live calls, oldest first.
+	Calls() []voip.Call
+	// Hangup ends a live call; voip.ErrNotFound when there is none.
+	Hangup(ctx context.Context, id string) error
+	// CallRecords are the records f selects, newest first.
+	CallRecords(ctx context.Context, f voip.RecordFilter) ([]voip.CallRecord, error)
 }
 
 // Interface guard: the SIP module is what the console needs.

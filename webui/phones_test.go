@@ -20,7 +20,7 @@ import (
 // fakePhones stands in for *voip.Service: extensions and ring groups in
 // memory, validated the way voip documents it, and registrations that a
 // test makes with register and unregister, published on the bus as voip
-// does.
+// does. Calls and call records are in calls_test.go.
 type fakePhones struct {
 	bus *events.Bus
 
@@ -29,6 +29,8 @@ type fakePhones struct {
 	passwords map[string]string // kept only to check "empty keeps the old one"
 	groups    map[string]voip.RingGroup
 	bindings  map[string][]voip.Binding
+	calls     []voip.Call       // live, oldest first (calls_test.go)
+	records   []voip.CallRecord // in the order they ended
 }
 
 var _ Phones = (*fakePhones)(nil)

@@ -73,6 +73,9 @@ const (
 	TypeRingGroupsCreate      = "voip.ringgroups.create"
 	TypeRingGroupsUpdate      = "voip.ringgroups.update"
 	TypeRingGroupsDelete      = "voip.ringgroups.delete"
+	TypeCallsList             = "voip.calls.list"
+	TypeCallsHangup           = "voip.calls.hangup"
+	TypeRecordsList           = "voip.records.list"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -128,6 +131,11 @@ const (
 	// TopicPhones: snapshot PhonesSnapshot, events voip.phone_online,
 	// voip.phone_offline, voip.phone_changed, voip.phone_removed ({phone}).
 	TopicPhones = "voip.phones"
+	// TopicCalls: snapshot CallsResult (the live calls), events
+	// voip.call_changed and voip.call_ended ({call, record}).
+	TopicCalls = "voip.calls"
+	// TopicDTMF: no snapshot; event voip.dtmf ({call_id, extension, digit}).
+	TopicDTMF = "voip.dtmf"
 )
 
 var (
@@ -139,6 +147,10 @@ var (
 	// attendees may be in a meeting: guests only in the one room of
 	// their invite, which the handlers check.
 	attendees = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest}
+	// callWatchers may see the live calls: admins, and facilities staff,
+	// whose desk takes the door stations' calls. Officials see the phone
+	// directory but not who is on the phone with whom.
+	callWatchers = []auth.Role{auth.RoleAdmin, auth.RoleFacilities}
 )
 
 // TopicSpec describes one subscription topic.
@@ -155,6 +167,10 @@ var Topics = []TopicSpec{
 	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
 	{TopicMeetings, meeters, "Meetings not ended: a `{meetings}` snapshot, then `conference.meeting_created`, `conference.participant_joined`, `conference.participant_left`, `conference.participant_muted`, `conference.speaker_changed`, `conference.meeting_updated` (the lobby setting) and `conference.meeting_ended` with `{meeting, participant}`, and every 2 s for each live meeting `conference.stats` with `{room, participants: [{id, name, in_kbps, out_kbps, loss_pct, rtt_ms}]}`."},
 	{TopicPhones, allRoles, "Desk phones: a `{phones}` snapshot of every extension with its registration state, then `voip.phone_online`, `voip.phone_offline`, `voip.phone_changed` and `voip.phone_removed` with `{phone}`."},
+	{TopicCalls, callWatchers, "Live calls: a `{calls}` snapshot, oldest first, then `voip.call_changed` with `{call}` and `voip.call_ended` with `{call, record}`."},
+	// DTMF digits can be a meeting's PIN being keyed in, so only admins
+	// see them.
+	{TopicDTMF, adminOnly, "Keys pressed in calls: no snapshot, only `voip.dtmf` events with `{call_id, extension, digit}`."},
 }
 
 // MessageSpec describes one request type: who may send it, its params and
@@ -214,6 +230,9 @@ var Messages = []MessageSpec{
 	{TypeRingGroupsCreate, adminOnly, voip.RingGroup{}, RingGroupResult{}, true, "Create a ring group: a number that rings its member extensions all at once or in order."},
 	{TypeRingGroupsUpdate, adminOnly, voip.RingGroup{}, RingGroupResult{}, true, "Replace the settings of the ring group `number`."},
 	{TypeRingGroupsDelete, adminOnly, NumberParams{}, struct{}{}, true, "Delete a ring group."},
+	{TypeCallsList, callWatchers, nil, CallsResult{}, false, "The live calls, oldest first: who calls whom, who rings or answers, the state and the codec."},
+	{TypeCallsHangup, adminOnly, CallIDParams{}, struct{}{}, true, "End a live call at once, whatever its state: civicd hangs up both phones. Audited with the call's caller and callee."},
+	{TypeRecordsList, adminOnly, RecordsListParams{}, RecordsResult{}, false, "Call records, newest first, filtered by extension, result and start time. The same filters export CSV at " + RecordsCSVPath + "."},
 }
 
 // Envelope is every client message: the type, the request id and the
@@ -547,6 +566,42 @@ type RingGroupResult struct {
 type PhonesSnapshot struct {
 	Phones []voip.Phone `json:"phones"`
 }
+
+// CallsResult is the result of voip.calls.list and the voip.calls snapshot.
+type CallsResult struct {
+	Calls []voip.Call `json:"calls"`
+}
+
+// CallIDParams name a live call.
+type CallIDParams struct {
+	CallID string `json:"call_id"`
+}
+
+// RecordsListParams are the params of voip.records.list, and the query of
+// the CSV export. Every field is optional.
+type RecordsListParams struct {
+	// Extension matches the caller, the number dialled or the final target.
+	Extension string `json:"extension"`
+	// Result is one of CallResults.
+	Result string `json:"result"`
+	// From and To (RFC 3339) bound the start time: from <= started < to.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Limit caps the rows: 1-1000. Default: 100 (the CSV: 1000).
+	Limit int `json:"limit"`
+}
+
+// RecordsResult is the result of voip.records.list.
+type RecordsResult struct {
+	Records []voip.CallRecord `json:"records"`
+}
+
+// CallResults are the results a call record can have, in documentation
+// order: how the call ended from the caller's point of view.
+var CallResults = []string{"answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "refused", "failed"}
+
+// RecordsCSVPath is where call records are exported as CSV.
+const RecordsCSVPath = "/api/voip/records.csv"
 
 // SDPParams carry a session description.
 type SDPParams struct {

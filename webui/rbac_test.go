@@ -58,6 +58,9 @@ var wantRoles = map[string][]auth.Role{
 	TypeRingGroupsCreate:      {auth.RoleAdmin},
 	TypeRingGroupsUpdate:      {auth.RoleAdmin},
 	TypeRingGroupsDelete:      {auth.RoleAdmin},
+	TypeCallsList:             {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCallsHangup:           {auth.RoleAdmin},
+	TypeRecordsList:           {auth.RoleAdmin},
 }
 
 // matrixRoles are the roles the matrix sends every request as: every
@@ -139,12 +142,21 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"number": matrixNumber(n)}, true
 	case TypeRingGroupsCreate, TypeRingGroupsUpdate:
 		return map[string]any{"number": matrixNumber(n), "name": "Desk", "strategy": "all", "members": []string{"1000"}, "ring_seconds": 20}, true
+	case TypeCallsList:
+		return nil, true
+	case TypeCallsHangup:
+		return map[string]any{"call_id": matrixCall(n)}, true
+	case TypeRecordsList:
+		return map[string]any{"extension": "1000", "limit": 5}, true
 	}
 	return nil, false
 }
 
 // matrixNumber is the extension or ring group number of matrix case n.
 func matrixNumber(n int) string { return fmt.Sprintf("5%03d", n) }
+
+// matrixCall is the id of the live call of matrix case n.
+func matrixCall(n int) string { return fmt.Sprintf("matrix-call-%d", n) }
 
 func TestMessageTableIsComplete(t *testing.T) {
 	s := (&Server{}).handlerTable()
@@ -228,6 +240,8 @@ func TestRBACMatrix(t *testing.T) {
 					if _, err := ts.phones.CreateRingGroup(ctx, voip.RingGroup{Number: matrixNumber(n), Name: "Desk", Strategy: "all", Members: []string{"1000"}}); err != nil {
 						t.Fatal(err)
 					}
+				case TypeCallsHangup:
+					ts.phones.startCall(matrixCall(n), "1000", matrixNumber(n), matrixNumber(n))
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
 				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,
@@ -256,6 +270,9 @@ func TestRBACMatrix(t *testing.T) {
 						t.Fatalf("%s as %s: got %v, want not_allowed", m.Type, role, res)
 					}
 					assertAudited(t, ts, mark, m.Type, user, audit.ResultDenied)
+					if m.Type == TypeCallsHangup && !slices.ContainsFunc(ts.phones.Calls(), func(c voip.Call) bool { return c.ID == matrixCall(n) }) {
+						t.Fatalf("a refused hang-up as %s ended the call", role)
+					}
 					return
 				}
 				if needsMedia[m.Type] {
@@ -303,5 +320,50 @@ func assertAudited(t *testing.T, ts *testServer, mark int64, action, user, resul
 	}
 	if len(entries) == 0 || entries[0].ID <= mark || entries[0].Result != result {
 		t.Fatalf("audit for %s by %s: got %+v, want result %s", action, user, entries, result)
+	}
+}
+
+// wantTopicRoles is the subscription policy written out by hand, like
+// wantRoles. A new topic without an entry here fails the test.
+var wantTopicRoles = map[string][]auth.Role{
+	TopicSystem:   {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TopicUsers:    {auth.RoleAdmin},
+	TopicAudit:    {auth.RoleAdmin},
+	TopicMeetings: {auth.RoleAdmin, auth.RoleOfficial},
+	TopicPhones:   {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TopicCalls:    {auth.RoleAdmin, auth.RoleFacilities},
+	TopicDTMF:     {auth.RoleAdmin},
+}
+
+// TestTopicRoles subscribes to every topic as every role: refused with
+// not_allowed exactly when the role may not watch it.
+func TestTopicRoles(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	meeting, err := ts.conf.CreateMeeting(ctx, ts.users[auth.RoleOfficial].Username, conference.MeetingOptions{Title: "Topics", NoLobby: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[auth.Role]*wsClient{}
+	for _, role := range matrixRoles {
+		if role == auth.RoleGuest {
+			token, _ := ts.guestSession(meeting.Room, "Visitor", "")
+			conns[role] = ts.connect(token)
+		} else {
+			conns[role] = ts.connect(ts.login(role))
+		}
+	}
+	for _, tp := range Topics {
+		want, ok := wantTopicRoles[tp.Topic]
+		if !ok {
+			t.Errorf("topic %s is missing from wantTopicRoles", tp.Topic)
+			continue
+		}
+		for _, role := range matrixRoles {
+			res := conns[role].request(TypeSubscribe, map[string]any{"topics": []string{tp.Topic}})
+			if got, allowed := errCode(res), slices.Contains(want, role); allowed != (got == "") || (!allowed && got != CodeNotAllowed) {
+				t.Errorf("subscribe to %s as %s: %v, want allowed=%v", tp.Topic, role, res, allowed)
+			}
+		}
 	}
 }

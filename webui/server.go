@@ -168,6 +168,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	mux.HandleFunc("POST /api/guest/invite", s.handleGuestInvite)
 	mux.HandleFunc("GET /api/ws", s.handleWS)
 	mux.HandleFunc("GET /api/meetings/{room}/attendance.csv", s.handleAttendanceCSV)
+	mux.HandleFunc("GET "+RecordsCSVPath, s.handleRecordsCSV)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("GET /", http.FileServerFS(static))

@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -139,6 +140,9 @@ func (c *conn) forward(sub *subscription) {
 func (c *conn) sendSnapshots(sub *subscription) {
 	for _, t := range sub.topics {
 		snap, err := c.s.snapshot(c.ctx, t)
+		if errors.Is(err, errNoSnapshot) {
+			continue
+		}
 		if err != nil {
 			c.log.Error("snapshot for subscription", "topic", t, "err", err)
 			continue
@@ -153,6 +157,10 @@ func (c *conn) sendSnapshots(sub *subscription) {
 		}})
 	}
 }
+
+// errNoSnapshot is snapshot's answer for a topic of events only, such as
+// voip.dtmf: a key press is over once it is reported.
+var errNoSnapshot = errors.New("the topic has no snapshot")
 
 // snapshot returns the whole current state of a topic.
 func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
@@ -176,6 +184,10 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 		return MeetingsResult{Meetings: ms}, nil
 	case TopicPhones:
 		return s.phonesSnapshot(), nil
+	case TopicCalls:
+		return s.callsSnapshot(), nil
+	case TopicDTMF:
+		return nil, errNoSnapshot
 	case TopicAudit:
 		entries, _, err := s.deps.Audit.List(ctx, audit.Filter{Limit: 50})
 		if err != nil {

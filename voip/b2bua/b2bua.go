@@ -118,6 +118,12 @@ const (
 	ResultFailed      = "failed"
 )
 
+// Results lists every call result, for consumers that validate filters.
+func Results() []string {
+	return []string{ResultAnswered, ResultBusy, ResultNoAnswer, ResultUnavailable, ResultUnknown,
+		ResultCancelled, ResultRefused, ResultFailed}
+}
+
 // Record is the call record written when a call ends.
 type Record struct {
 	CallID          string

@@ -48,6 +48,9 @@ type call struct {
 	// new target rings; transferGone says it hung up meanwhile.
 	transferring *sipgo.DialogClientSession
 	transferGone bool
+	// stopRinging ends the ringing early (an admin's hang-up, hangupWhy).
+	stopRinging context.CancelFunc
+	hangupWhy   string
 }
 
 func (c *call) snapshot() Call {
@@ -69,10 +72,24 @@ type outcome struct {
 // the call when someone answers. It reports whether the call was answered;
 // otherwise the caller has had its final response and the call is over.
 func (c *call) connect() bool {
-	ctx := c.in.Context() // ends when the caller cancels
+	// The ringing ends when the caller cancels (its INVITE's context) or
+	// an admin hangs up (stopRinging).
+	ctx, cancel := context.WithCancel(c.in.Context())
+	defer cancel()
+	c.mu.Lock()
+	c.stopRinging = cancel
+	c.mu.Unlock()
 	res := c.dial(ctx, c.callee, c.codecs, c.bridge)
 	if ctx.Err() != nil && res.result != ResultAnswered {
-		c.end(ResultCancelled, "the caller cancelled", false, false)
+		if c.in.Context().Err() != nil {
+			c.end(ResultCancelled, "the caller cancelled", false, false)
+			return false
+		}
+		c.mu.Lock()
+		why := c.hangupWhy
+		c.mu.Unlock()
+		c.end(ResultCancelled, why, false, false)
+		_ = c.in.Respond(480, "Temporarily Unavailable", nil)
 		return false
 	}
 	if res.result != ResultAnswered {
@@ -356,7 +373,18 @@ func (c *call) bridge(f *fork) error {
 
 // hangup ends an answered call from civicd's side: BYE to both phones.
 func (c *call) hangup(why string) {
-	c.end(ResultAnswered, why, true, true)
+	c.mu.Lock()
+	stop := c.stopRinging
+	ringing := c.answered.IsZero() && !c.ended && stop != nil
+	if ringing {
+		c.hangupWhy = why
+	}
+	c.mu.Unlock()
+	if ringing {
+		stop() // connect cancels the phones ringing and answers the caller
+		return
+	}
+	c.end(ResultCancelled, why, true, true) // recorded as answered when it was
 }
 
 // end finishes the call once: BYE the legs asked for, stop the relay,

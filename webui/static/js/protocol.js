@@ -48,6 +48,9 @@ export const REQUEST_TYPES = Object.freeze({
   VOIP_RINGGROUPS_CREATE: "voip.ringgroups.create",
   VOIP_RINGGROUPS_UPDATE: "voip.ringgroups.update",
   VOIP_RINGGROUPS_DELETE: "voip.ringgroups.delete",
+  VOIP_CALLS_LIST: "voip.calls.list",
+  VOIP_CALLS_HANGUP: "voip.calls.hangup",
+  VOIP_RECORDS_LIST: "voip.records.list",
 });
 
 /** Message types the server sends. */
@@ -85,6 +88,8 @@ export const TOPICS = Object.freeze({
   AUDIT: "audit",
   MEETINGS: "meetings",
   PHONES: "voip.phones",
+  CALLS: "voip.calls",
+  DTMF: "voip.dtmf",
 });
 
 /** Websocket close codes the server uses. */

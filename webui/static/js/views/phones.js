@@ -4,10 +4,14 @@
 // (online or offline, the device, its contact address and transport, when
 // it was last seen), its forwarding and do-not-disturb as tags, and the
 // ring groups. Admins also create, edit and delete extensions and ring
-// groups (phone-editor.js).
+// groups (phone-editor.js). Admins and facilities staff also get a
+// "Calls" tab (#/phones/calls): the live calls (calls.js) and, for admins,
+// the call records with their CSV export (call-records.js).
 
 import { REQUEST_TYPES, TOPICS } from "../protocol.js";
 import { ErrorBox, confirmDialog, errorText, formatTime, h } from "../ui.js";
+import { mountCallRecords } from "./call-records.js";
+import { mountLiveCalls } from "./calls.js";
 import { openExtensionEditor, openRingGroupEditor } from "./phone-editor.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
@@ -124,6 +128,17 @@ export function byNumber(a, b) {
   return a.localeCompare(b, "en", { numeric: true });
 }
 
+/**
+ * phonesTab is the tab a location hash shows: "calls" for #/phones/calls
+ * when the role may watch calls, else "directory".
+ * @param {string} hash
+ * @param {boolean} watchCalls
+ * @returns {"directory" | "calls"}
+ */
+export function phonesTab(hash, watchCalls) {
+  return watchCalls && /^#\/phones\/calls(?:$|[/?])/.test(hash) ? "calls" : "directory";
+}
+
 /** The badge class of each state. */
 const STATE_BADGE = Object.freeze({ online: "badge-running", offline: "badge-idle", unreachable: "badge-result-denied" });
 
@@ -135,6 +150,7 @@ const STATE_BADGE = Object.freeze({ online: "badge-running", offline: "badge-idl
 export function mountPhones(ctx) {
   const { client, i18n, notices, session } = ctx;
   const admin = session.role === "admin";
+  const watchCalls = admin || session.role === "facilities";
   /** @type {Map<string, Phone>} */
   const phones = new Map();
   /** @type {RingGroup[]} */
@@ -167,9 +183,35 @@ export function mountPhones(ctx) {
     groupCols.push("phones.col.actions");
   }
 
-  const el = h(
+  /**
+   * nameOf is the directory name of an extension or ring group number.
+   * @param {string} number
+   */
+  const nameOf = (number) => phones.get(number)?.extension.name ?? groups.find((g) => g.number === number)?.name ?? "";
+  const callCount = h("span", { class: "seg-count", testid: "phones-tab-count", attrs: { hidden: true } });
+  /** @param {number} n */
+  const showCallCount = (n) => {
+    callCount.textContent = String(n);
+    callCount.hidden = n === 0;
+  };
+  const records = admin ? mountCallRecords(ctx, { nameOf }) : null;
+  const live = watchCalls ? mountLiveCalls(ctx, { nameOf, onCount: showCallCount, onEnded: (r) => records?.add(r), onSnapshot: () => records?.refresh() }) : null;
+  if (live && !records) live.el.classList.add("card-fill");
+  /**
+   * @param {"directory" | "calls"} name
+   * @param {string} key
+   * @param {Node | null} extra
+   */
+  const tabLink = (name, key, extra) =>
+    h("a", { class: "seg", testid: `phones-tab-${name}`, data: { tab: name }, attrs: { href: name === "calls" ? "#/phones/calls" : "#/phones" } }, h("span", { i18n: key }), extra);
+  const tabs = watchCalls
+    ? h("nav", { class: "seg-group phones-tabs", i18nAriaLabel: "phones.tabs" }, tabLink("directory", "phones.tab.directory", null), tabLink("calls", "phones.tab.calls", callCount))
+    : null;
+  const callsPane = live ? h("div", { class: "pane", testid: "phones-calls-pane" }, live.el, records?.el ?? null) : null;
+
+  const directory = h(
     "div",
-    { class: "page page-phones" },
+    { class: "pane", testid: "phones-directory-pane" },
     h(
       "section",
       { class: "card card-fill" },
@@ -185,6 +227,20 @@ export function mountPhones(ctx) {
       h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "ringgroups-table" }, headRow(groupCols), gbody), gempty),
     ),
   );
+  const el = h("div", { class: "page page-phones" }, tabs, directory, callsPane);
+
+  /** showTab shows the pane the location hash names. */
+  const showTab = () => {
+    const tab = phonesTab(location.hash, watchCalls);
+    directory.hidden = tab !== "directory";
+    if (callsPane) callsPane.hidden = tab !== "calls";
+    for (const a of tabs?.querySelectorAll("a") ?? []) {
+      if (a.dataset.tab === tab) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  };
+  window.addEventListener("hashchange", showTab);
+  showTab();
 
   /**
    * actions are the Edit and Delete buttons of a row.
@@ -364,14 +420,23 @@ export function mountPhones(ctx) {
   newExt?.addEventListener("click", () => editExtension());
   newGroup?.addEventListener("click", () => editGroup());
 
+  /** renderCalls shows the calls again with the directory's new names. */
+  const renderCalls = () => {
+    live?.render();
+    records?.render();
+  };
+
   const unsubscribe = client.subscribe(
     [TOPICS.PHONES],
     (ev) => {
+      const number = ev.data?.phone?.extension?.number;
+      const nameBefore = number ? nameOf(number) : "";
       const changed = applyPhoneEvent(phones, ev);
       if (changed) fresh.add(changed);
-      else loadGroups(); // a snapshot: first load, or back after a reconnect
+      else loadGroups().then(renderCalls); // a snapshot: first load, or back after a reconnect
       listError.hide();
       render();
+      if (changed && nameOf(changed) !== nameBefore) renderCalls();
     },
     (err) => listError.show(() => errorText(i18n, err)),
   );
@@ -383,7 +448,13 @@ export function mountPhones(ctx) {
       render();
       listError.relocalize();
       groupError.relocalize();
+      live?.relocalize();
+      records?.relocalize();
     },
-    destroy: unsubscribe,
+    destroy() {
+      window.removeEventListener("hashchange", showTab);
+      unsubscribe();
+      live?.destroy();
+    },
   };
 }
