@@ -10,6 +10,15 @@
 // their messages into calls of the device-side methods below and carries
 // commands back through a [Commander]. building itself imports no MQTT
 // code, so decisions and alarms are tested without a broker.
+//
+// cmd/civicd builds the [Service] with [New], runs it and shuts it down,
+// and hands it to mqttlink as its [Device]. The console (webui) reaches it
+// through an interface of its own that the Service satisfies, and follows
+// it on the bus topics [TopicDoors], [TopicAlarms], [TopicAccess] and
+// [TopicControllers]; a door station's unlock comes in as
+// [Service.UnlockMomentary] with the answering extension's user as the
+// [Actor]. building imports only the core (internal/events,
+// internal/audit); docs/building.md describes it for users.
 package building
 
 import (
@@ -51,7 +60,7 @@ type Swipe struct {
 // Decision is civicd's answer to a Swipe.
 type Decision struct {
 	Granted       bool          `json:"granted"`
-	Reason        string        `json:"reason"` // machine-readable: "granted", "unknown_card", "expired", "outside_schedule", "no_access", "disabled", "lockdown", "door_locked_down", "anti_passback", "bad_pin", "unknown_reader"
+	Reason        string        `json:"reason"` // machine-readable: "granted", "unknown_card", "expired", "not_yet_valid", "outside_schedule", "no_access", "disabled", "lockdown", "door_locked_down", "anti_passback", "bad_pin"; with an error: "unknown_reader", "unknown_controller", "stale", "replayed", "invalid"
 	Door          string        `json:"door,omitempty"`
 	UnlockFor     time.Duration `json:"-"`          // how long to release the lock when granted
 	UnlockSeconds int           `json:"unlock_s"`   // UnlockFor in whole seconds, for the wire
@@ -79,6 +88,11 @@ type Command struct {
 	Seconds int       `json:"seconds,omitempty"` // unlock: release for this long (0: until Until, or until locked)
 	Until   time.Time `json:"until,omitzero"`    // unlock: release until then
 	Mode    string    `json:"mode,omitempty"`    // mode: the door's new mode
+	// At is when civicd issued the command (added after the first
+	// contract; zero from older senders). A controller should ignore a
+	// command much older than its unlock time, so one delivered late
+	// never opens a door.
+	At time.Time `json:"at,omitzero"`
 }
 
 // Command actions.

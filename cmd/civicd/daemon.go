@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"civic/conference"
+	"civic/building"
 	"civic/configs"
 	"civic/internal/audit"
 	"civic/internal/auth"
@@ -97,6 +98,16 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	defer func() { _ = phones.Shutdown(context.Background()) }() // closes its sockets if a later step fails
 	mods.set("voip", "starting", sipDetail(phones))
 
+	doors, err := building.New(building.Config{Location: cfg.Location()}, st.DB(), bus, auditLog, logger.With("module", "building"))
+	if err != nil {
+		return err
+	}
+	bld, err := newBuilding(cfg, doors, logger)
+	if err != nil {
+		return err
+	}
+	mods.set("building", "starting", "mqtt "+bld.mqttDetail())
+
 	console, err := webui.New(webui.Options{
 		Listen:          cfg.HTTP.Listen,
 		TLS:             cfg.HTTP.TLS,
@@ -152,6 +163,13 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 			cancel()
 		}
 	}()
+	runBuilding(runCtx, &wg, mods, bld, errc, cancel)
+	station := &doorStation{doors: doors, phones: phones, accounts: accounts, log: logger.With("module", "doorstation")}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		station.run(runCtx, bus)
+	}()
 	go func() {
 		select {
 		case <-console.Ready():
@@ -175,6 +193,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	if err := phones.Shutdown(sctx); err != nil {
 		logger.Error("shutdown voip", "err", err)
 	}
+	bld.shutdown(sctx, logger)
 	if err := meetings.Shutdown(sctx); err != nil {
 		logger.Error("shutdown conference", "err", err)
 	}
