@@ -15,8 +15,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"civic/conference"
 	"civic/building"
+	"civic/conference"
 	"civic/configs"
 	"civic/internal/audit"
 	"civic/internal/auth"
