@@ -51,11 +51,26 @@ func (p *buildingParts) mqttDetail() string {
 // the answering extension's linked console user's, so their role decides
 // and the audit log names them.
 type doorStation struct {
-	doors    *building.Service
-	phones   *voip.Service
-	accounts *auth.Service
+	doors    stationDoors
+	phones   stationPhones
+	accounts stationUsers
 	log      *slog.Logger
 }
+
+// What the door station needs of building, voip and auth.
+type (
+	stationDoors interface {
+		DoorForStation(ext string) (doorID, digit string, ok bool)
+		UnlockMomentary(ctx context.Context, actor building.Actor, door string, seconds int) (string, error)
+	}
+	stationPhones interface {
+		Calls() []voip.Call
+		Phones() []voip.Phone
+	}
+	stationUsers interface {
+		UserByName(ctx context.Context, name string) (auth.User, error)
+	}
+)
 
 // run acts on key presses until ctx ends.
 func (d *doorStation) run(ctx context.Context, bus *events.Bus) {
