@@ -117,7 +117,7 @@ func (s *Service) startCalls() error {
 		Client: client, Contact: contact, Ports: ports, Domain: s.cfg.Domain,
 		RingTimeout: s.cfg.RingTimeout, MediaAddr: s.mediaAddr,
 	}, directory{s}, callAuth{s}, c, s.log.With("sip", "calls"))
-	c.blf = blf.New(blf.Config{Client: client, Contact: contact, Domain: s.cfg.Domain}, s.log.With("sip", "blf"))
+	c.blf = blf.New(blf.Config{Client: client, Contact: contact, Domain: s.cfg.Domain, Current: c.dialogs}, s.log.With("sip", "blf"))
 	s.calls = c
 
 	s.handle(sip.INVITE, c.engine.HandleInvite)
@@ -235,6 +235,9 @@ func (c *callSide) updateBLF(exts ...string) {
 			continue
 		}
 		seen[ext] = true
+		if !c.blf.Watched(ext) && !c.blf.HasDialogs(ext) {
+			continue // nobody's BLF key shows it, and it shows idle already
+		}
 		c.blf.Update(ext, c.dialogs(ext))
 	}
 }

@@ -212,6 +212,9 @@ func challenge(realm, nonce, alg string, stale bool) string {
 }
 
 func quoteEscape(s string) string {
+	if !strings.ContainsAny(s, `\"`) {
+		return s // the usual case: realms and nonces need no escaping
+	}
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
 }
 

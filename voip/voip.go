@@ -246,7 +246,10 @@ func New(cfg Config, db *sql.DB, bus Publisher, auditor Auditor, logger *slog.Lo
 	sipLog := slog.New(quietHandler{logger.Handler()}).With("sip", "sipgo")
 	// The TCP and TLS transports set up below log through sipgo's
 	// default logger; make it one that drops raw messages too.
-	quietDefault.Do(func() { sip.SetDefaultLogger(slog.New(quietHandler{defaultHandler{}}).With("sip", "sipgo")) })
+	quietDefault.Do(func() {
+		sip.SetDefaultLogger(slog.New(quietHandler{defaultHandler{}}).With("sip", "sipgo"))
+		sip.Timer_J = transactionLinger
+	})
 	s.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent("civicd"),
 		sipgo.WithUserAgentHostname(cfg.Domain),
@@ -386,6 +389,9 @@ func (s *Service) listen(tlsConf *tls.Config) error {
 		if s.udp, err = net.ListenUDP("udp", uaddr); err != nil {
 			return fmt.Errorf("sip listen udp %s: %w", s.cfg.Listen, err)
 		}
+		// A burst of phones (all re-registering after a power cut) must
+		// not overflow the kernel's default buffer of a few hundred KB.
+		_ = s.udp.SetReadBuffer(4 << 20)
 		s.udpPort = s.udp.LocalAddr().(*net.UDPAddr).Port
 		taddr := &net.TCPAddr{IP: uaddr.IP, Port: s.udpPort, Zone: uaddr.Zone}
 		if s.tcp, err = net.ListenTCP("tcp", taddr); err == nil {
@@ -723,8 +729,18 @@ func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name)}
 }
 
-// quietDefault sets sipgo's process-wide default logger once.
+// quietDefault sets sipgo's process-wide settings once, before the first
+// transaction: its default logger and transactionLinger.
 var quietDefault sync.Once
+
+// transactionLinger is how long a finished non-INVITE server transaction
+// over UDP is kept to answer retransmissions of its request (sipgo's
+// Timer J). RFC 3261 says 64*T1 = 32 s; each kept transaction holds
+// about 5 KB, so at 3,000 REGISTER/s that is 1.6 GB. 4 s still absorbs a
+// phone's first three retransmissions (at 0.5, 1.5 and 3.5 s); a later
+// one is answered afresh: a REGISTER gets a new challenge (its nonce
+// count was used), a BYE 481. docs/BENCHMARKS.md has the measurements.
+const transactionLinger = 4 * time.Second
 
 // defaultHandler passes records to whatever slog's default handler is
 // when they are logged.

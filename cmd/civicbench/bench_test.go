@@ -202,8 +202,16 @@ func TestFlags(t *testing.T) {
 	if code := run([]string{"-scenario", "z"}, &out, &errs); code != 2 || !strings.Contains(errs.String(), `unknown scenario "z"`) {
 		t.Errorf("run -scenario z: exit %d, stderr %q", code, errs.String())
 	}
-	got, err := pick("a, c2")
-	if err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "c2" {
-		t.Errorf("pick(a, c2) = %v, %v", got, err)
+	got, sip, err := pick("a, c2")
+	if err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "c2" || len(sip) != 0 {
+		t.Errorf("pick(a, c2) = %v, %v, %v", got, sip, err)
+	}
+	got, sip, err = pick("sip")
+	if err != nil || len(got) != 0 || strings.Join(sip, ",") != "sip-register,sip-kamailio,sip-calls,sip-relay" {
+		t.Errorf("pick(sip) = %v, %v, %v", got, sip, err)
+	}
+	got, sip, err = pick("b,sip-relay")
+	if err != nil || len(got) != 1 || got[0].Name != "b" || len(sip) != 1 || sip[0] != "sip-relay" {
+		t.Errorf("pick(b,sip-relay) = %v, %v, %v", got, sip, err)
 	}
 }

@@ -42,18 +42,22 @@ type daemon struct {
 	Password string
 	// TLS trusts the daemon's self-signed certificate.
 	TLS *tls.Config
+	// DataDir is the daemon's data directory (the store is there).
+	DataDir string
 
-	cmd     *exec.Cmd
-	logs    *tailBuffer
-	exited  chan struct{}
-	waitErr error
-	once    sync.Once
+	sipAddrs chan string // the SIP listener's host:port, once logged
+	cmd      *exec.Cmd
+	logs     *tailBuffer
+	exited   chan struct{}
+	waitErr  error
+	once     sync.Once
 }
 
 // startDaemon starts bin with a fresh data directory under dir and waits
 // until /healthz answers 200. The admin account is civicd's first-run
-// admin, with a random password given in CIVIC_ADMIN_PASSWORD.
-func startDaemon(ctx context.Context, bin, dir string) (*daemon, error) {
+// admin, with a random password given in CIVIC_ADMIN_PASSWORD. extraEnv
+// (CIVIC_*=value) is added last, so it overrides the defaults below.
+func startDaemon(ctx context.Context, bin, dir string, extraEnv ...string) (*daemon, error) {
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
@@ -61,6 +65,8 @@ func startDaemon(ctx context.Context, bin, dir string) (*daemon, error) {
 	d := &daemon{
 		Password: rand.Text(),
 		TLS:      &tls.Config{InsecureSkipVerify: true}, // the daemon's self-signed certificate, on loopback
+		DataDir:  data,
+		sipAddrs: make(chan string, 1),
 		logs:     &tailBuffer{},
 		exited:   make(chan struct{}),
 	}
@@ -80,6 +86,7 @@ func startDaemon(ctx context.Context, bin, dir string) (*daemon, error) {
 		"CIVIC_WEBRTC_TCP_PORT=0",
 		"CIVIC_WEBRTC_INTERFACES=lo",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout = d.logs
 	cmd.SysProcAttr = childAttr()
 	stderr, err := cmd.StderrPipe()
@@ -145,27 +152,51 @@ func (d *daemon) waitHealthy(ctx context.Context) error {
 }
 
 // scan copies the daemon's stderr into the log and reports the console URL
-// from the JSON line {"msg":"console listening","url":...}.
+// from the JSON line {"msg":"console listening","url":...} and the SIP
+// address from {"msg":"sip listening","addr":...}.
 func (d *daemon) scan(r io.Reader, urls chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	found := false
+	foundURL, foundSIP := false, false
 	for sc.Scan() {
 		line := sc.Bytes()
 		_, _ = d.logs.Write(append(bytes.Clone(line), '\n'))
-		if found {
+		if foundURL && foundSIP || !bytes.Contains(line, []byte(" listening")) {
 			continue
 		}
 		var rec struct {
-			Msg string `json:"msg"`
-			URL string `json:"url"`
+			Msg  string `json:"msg"`
+			URL  string `json:"url"`
+			Addr string `json:"addr"`
 		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "console listening" && rec.URL != "" {
-			found = true
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		switch {
+		case !foundURL && rec.Msg == "console listening" && rec.URL != "":
+			foundURL = true
 			urls <- rec.URL
+		case !foundSIP && rec.Msg == "sip listening" && rec.Addr != "":
+			foundSIP = true
+			d.sipAddrs <- rec.Addr
 		}
 	}
 	_, _ = io.Copy(d.logs, r) // keep draining so the daemon never blocks on a full pipe
+}
+
+// waitSIP returns the address civicd's SIP service listens on (UDP and
+// TCP), once it has logged it.
+func (d *daemon) waitSIP(ctx context.Context) (string, error) {
+	select {
+	case addr := <-d.sipAddrs:
+		return addr, nil
+	case <-d.exited:
+		return "", fmt.Errorf("civicd exited before SIP listened (%v); log:\n%s", d.waitErr, d.logs.tail(30))
+	case <-time.After(20 * time.Second):
+		return "", fmt.Errorf("civicd did not log \"sip listening\" within 20 s; log:\n%s", d.logs.tail(30))
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // PID is the daemon's process id.
@@ -266,13 +297,20 @@ func procCPU(pid int) (int64, error) {
 }
 
 // procRSS is a process's resident memory (VmRSS) in bytes.
-func procRSS(pid int) (int64, error) {
+func procRSS(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// procPeakRSS is the most resident memory a process has had (VmHWM) in
+// bytes.
+func procPeakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+// procStatus reads one "kB" field of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest) // "12345 kB"
 			if len(f) == 2 && f[1] == "kB" {
 				kb, err := strconv.ParseInt(f[0], 10, 64)
@@ -280,7 +318,7 @@ func procRSS(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, errors.New("no VmRSS in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // machineCPU is the machine's busy and total time in clock ticks, from

@@ -12,8 +12,17 @@
 //	go run ./cmd/civicbench -scenario all
 //	go run ./cmd/civicbench -civicd ./civicd -scenario a -window 20s
 //
-// It is a developer tool: it needs Linux (/proc) and the go command when
-// -civicd is not given, and nothing imports it.
+// With -scenario sip it measures civicd's SIP side instead (issue 4):
+// sipp registering extensions with digest authentication at a fixed rate,
+// placing authenticated calls through the B2BUA, and holding concurrent
+// G.711 calls through the RTP relay, plus the same REGISTER load against
+// Kamailio as a reference in the same run (see sip.go).
+//
+//	go run ./cmd/civicbench -scenario sip
+//
+// It is a developer tool: it needs Linux (/proc), the go command when
+// -civicd is not given, and sipp (and kamailio) for the SIP parts; nothing
+// imports it.
 package main
 
 import (
@@ -24,6 +33,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"strings"
@@ -47,6 +57,17 @@ type options struct {
 	workers  int
 	verbose  bool
 	pace     bool
+	keep     bool
+
+	daemonEnv                 string
+	sipp, kamailio            string
+	sipExtensions             int
+	regRate, regCount         int
+	callers, callees          int
+	callRate, callCount       int
+	callHold                  time.Duration
+	relayCalls, relayRate     int
+	relayHold, sipPartTimeout time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,15 +75,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("civicbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.civicd, "civicd", "", "a built civicd binary; default: go build ./cmd/civicd into a temporary directory")
-	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (a comma-separated list also works)")
+	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); a comma-separated list also works")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "measurement window of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "wait after every track delivers, before the window")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "bound on the whole run, build included")
+	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run, build included")
 	fs.DurationVar(&o.perScen, "scenario-timeout", 90*time.Second, "bound on each scenario, start-up to tear-down")
 	fs.IntVar(&o.limit, "meeting-limit", 0, "split scenarios into meetings of at most this many participants; 0: the scenario's own shape (the daemon is started with meetings.max_participants 1000)")
 	fs.IntVar(&o.workers, "join-workers", 8, "participants joining at once")
 	fs.BoolVar(&o.pace, "pace", false, "spread each video frame's packets at 2.5× the bitrate, as a browser's pacer does, instead of sending the frame as one burst")
 	fs.BoolVar(&o.verbose, "v", false, "log progress to stderr, and pion's own log")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (data directories, sipp's screens, statistics and scenarios) and print where it is")
+	fs.StringVar(&o.daemonEnv, "daemon-env", "", "extra environment for civicd in the SIP parts, comma-separated KEY=VALUE (e.g. GOGC=50,GOMEMLIMIT=200MiB), for experiments")
+	fs.StringVar(&o.sipp, "sipp", lookTool("sipp", "sip-tester"), "the sipp binary, for the SIP parts")
+	fs.StringVar(&o.kamailio, "kamailio", lookTool("kamailio"), "the kamailio binary, for the reference in sip-kamailio; empty skips it")
+	fs.IntVar(&o.sipExtensions, "sip-extensions", 1000, "extensions that register in sip-register and sip-kamailio")
+	fs.IntVar(&o.regRate, "sip-register-rate", 3000, "REGISTER/s offered (each a challenge and an authenticated REGISTER)")
+	fs.IntVar(&o.regCount, "sip-register-count", 30000, "registrations in all")
+	fs.IntVar(&o.callers, "sip-callers", 100, "caller extensions in sip-calls and sip-relay")
+	fs.IntVar(&o.callees, "sip-callees", 10, "answering extensions (all registered by the one answering sipp)")
+	fs.IntVar(&o.callRate, "sip-call-rate", 200, "calls/s offered in sip-calls")
+	fs.IntVar(&o.callCount, "sip-call-count", 4000, "calls in sip-calls")
+	fs.DurationVar(&o.callHold, "sip-call-hold", time.Second, "length of each call in sip-calls")
+	fs.IntVar(&o.relayCalls, "sip-relay-calls", 200, "concurrent calls with RTP in sip-relay")
+	fs.IntVar(&o.relayRate, "sip-relay-rate", 50, "calls/s while sip-relay sets its calls up")
+	fs.DurationVar(&o.relayHold, "sip-relay-hold", 30*time.Second, "length of each call in sip-relay")
+	fs.DurationVar(&o.sipPartTimeout, "sip-part-timeout", 3*time.Minute, "bound on each SIP part, start-up to tear-down")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -70,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "civicbench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	chosen, err := pick(o.scenario)
+	chosen, sipChosen, err := pick(o.scenario)
 	if err != nil {
 		fmt.Fprintln(stderr, "civicbench:", err)
 		return 2
@@ -85,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if err := bench(ctx, o, chosen, stdout, log); err != nil {
+	if err := bench(ctx, o, chosen, sipChosen, stdout, log); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (the -timeout is %s)", err, o.timeout)
 		}
@@ -95,34 +132,53 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// pick returns the scenarios named by the -scenario flag.
-func pick(names string) ([]scenario, error) {
-	if names == "all" {
-		return scenarios, nil
-	}
-	var out []scenario
+// pick returns the conference scenarios and the SIP parts named by the
+// -scenario flag.
+func pick(names string) ([]scenario, []string, error) {
+	var conf []scenario
+	var sip []string
 	for name := range strings.SplitSeq(names, ",") {
+		name = strings.TrimSpace(name)
+		switch name {
+		case "all":
+			conf = append(conf, scenarios...)
+			continue
+		case "sip":
+			for _, p := range sipParts {
+				sip = append(sip, p.Name)
+			}
+			continue
+		}
 		found := false
 		for _, sc := range scenarios {
-			if sc.Name == strings.TrimSpace(name) {
-				out, found = append(out, sc), true
+			if sc.Name == name {
+				conf, found = append(conf, sc), true
+			}
+		}
+		for _, p := range sipParts {
+			if p.Name == name {
+				sip, found = append(sip, p.Name), true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2 or all", name)
+			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip or one of sip-register, sip-kamailio, sip-calls, sip-relay", name)
 		}
 	}
-	return out, nil
+	return conf, sip, nil
 }
 
 // bench builds civicd if needed and runs each scenario on a fresh daemon,
 // printing its table as soon as it is done.
-func bench(ctx context.Context, o options, chosen []scenario, w io.Writer, log *slog.Logger) error {
+func bench(ctx context.Context, o options, chosen []scenario, sipChosen []string, w io.Writer, log *slog.Logger) error {
 	dir, err := os.MkdirTemp("", "civicbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		fmt.Fprintln(os.Stderr, "civicbench: keeping", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	bin := o.civicd
 	if bin == "" {
 		log.Info("building civicd")
@@ -131,6 +187,9 @@ func bench(ctx context.Context, o options, chosen []scenario, w io.Writer, log *
 		}
 	}
 	ticks, exact := clockTicks()
+	if len(chosen) == 0 {
+		return benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log)
+	}
 	cfg := config{
 		Civicd: bin, Dir: dir, Warmup: o.warmup, Window: o.window, MeetingLimit: o.limit,
 		Timeout: o.perScen, JoinWorkers: o.workers, Ticks: ticks, Paced: o.pace, Verbose: o.verbose, Log: log,
@@ -165,7 +224,70 @@ func bench(ctx context.Context, o options, chosen []scenario, w io.Writer, log *
 	if len(results) > 1 {
 		writeSummary(w, results, cores)
 	}
+	if len(sipChosen) > 0 {
+		return benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log)
+	}
 	return nil
+}
+
+// benchSIP runs the SIP parts and prints their tables and summary.
+func benchSIP(ctx context.Context, o options, bin, dir string, ticks int64, parts []string, w io.Writer, log *slog.Logger) error {
+	if o.sipp == "" {
+		return errors.New("the SIP parts need sipp (Debian: apt-get install sip-tester), or -sipp PATH")
+	}
+	cfg := sipConfig{
+		Civicd: bin, Sipp: o.sipp, Kamailio: o.kamailio, Dir: dir, Ticks: ticks, Log: log, Timeout: o.sipPartTimeout,
+		Extensions: o.sipExtensions, RegRate: o.regRate, RegCount: o.regCount,
+		Callers: o.callers, Callees: o.callees, CallRate: o.callRate, CallCount: o.callCount, CallHold: o.callHold,
+		RelayCalls: o.relayCalls, RelayRate: o.relayRate, RelayHold: o.relayHold,
+	}
+	for kv := range strings.SplitSeq(o.daemonEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if !strings.Contains(kv, "=") {
+				return fmt.Errorf("-daemon-env: %q is not KEY=VALUE", kv)
+			}
+			cfg.DaemonEnv = append(cfg.DaemonEnv, kv)
+		}
+	}
+	if cfg.Extensions < 1 || cfg.Callers < 1 || cfg.Callees < 1 || cfg.RegRate < 1 || cfg.CallRate < 1 || cfg.RelayRate < 1 {
+		return errors.New("the -sip-* counts and rates must be at least 1")
+	}
+	before := allProcs()
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
+	if busy > 200*time.Millisecond {
+		log.Warn("other processes are busy before the bench starts; the numbers will be noisy", "cores", fmt.Sprintf("%.2f", busy.Seconds()))
+	}
+	fmt.Fprintf(w, "## civicbench SIP\n\n")
+	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s, %s, %s; a fresh civicd (log level info) for each civicd part, everything on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
+		strings.Join(os.Args[1:], " "), runtime.NumCPU(), cpuModel(), runtime.Version(), toolVersion(o.sipp, "-v"), kamailioVersion(o.kamailio), busy.Seconds())
+	results, err := runSIP(ctx, cfg, parts, w)
+	if len(results) > 0 {
+		writeSIPSummary(w, results)
+	}
+	return err
+}
+
+// kamailioVersion is "kamailio 5.6.3 (x86_64/linux)", or "no kamailio".
+func kamailioVersion(bin string) string {
+	if bin == "" {
+		return "no kamailio"
+	}
+	return strings.TrimPrefix(toolVersion(bin, "-v"), "version: ")
+}
+
+// toolVersion is the first line of a tool's version output that names a
+// version, e.g. "SIPp v3.6.1-SCTP-PCAP-RTPSTREAM".
+func toolVersion(bin string, arg string) string {
+	out, _ := exec.Command(bin, arg).CombinedOutput()
+	for line := range strings.Lines(string(out)) {
+		if l := strings.TrimSpace(line); l != "" {
+			return l
+		}
+	}
+	return bin
 }
 
 // machineBusy is the share of all cores busy over d.

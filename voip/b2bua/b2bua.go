@@ -173,6 +173,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
+	closed   bool             // Shutdown began: no new goroutines
 	calls    map[string]*call // by our call id
 	byCaller map[string]*call // by the caller leg's dialog id
 	byCallee map[string]*call // by the answered callee leg's dialog id
@@ -224,6 +225,7 @@ func (e *Engine) Hangup(id string) error {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.cancel()
 	e.mu.Lock()
+	e.closed = true
 	calls := make([]*call, 0, len(e.calls))
 	for _, c := range e.calls {
 		calls = append(calls, c)
@@ -297,7 +299,10 @@ func (e *Engine) HandleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !c.connect() {
 		return
 	}
-	e.wg.Add(1)
+	if !e.track() {
+		c.hangup("civicd is shutting down")
+		return
+	}
 	go func() {
 		defer e.wg.Done()
 		select {
@@ -306,6 +311,18 @@ func (e *Engine) HandleInvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.hangup("civicd is shutting down")
 		}
 	}()
+}
+
+// track counts a goroutine in e.wg unless Shutdown has begun, so Add never
+// races Shutdown's Wait.
+func (e *Engine) track() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.wg.Add(1)
+	return true
 }
 
 // respond answers a request outside any call, logging why.

@@ -184,6 +184,8 @@ func byExtension(ts []Target) [][]Target {
 	return out
 }
 
+var errShuttingDown = errors.New("civicd is shutting down")
+
 // fork is one INVITE civicd sent for a call.
 type fork struct {
 	t      Target
@@ -211,7 +213,11 @@ func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Durat
 		f := &fork{t: t, cancel: cancel}
 		forks = append(forks, f)
 		req := c.inviteFor(t, offer)
-		c.e.wg.Add(1)
+		if !c.e.track() {
+			f.err = errShuttingDown
+			failed <- f
+			continue
+		}
 		go func() {
 			defer c.e.wg.Done()
 			sess, err := c.e.ua.WriteInvite(fctx, req)
@@ -310,6 +316,10 @@ func (c *call) inviteFor(t Target, sdp []byte) *sip.Request {
 // ringing tells the caller the callee's phone rings (once).
 func (c *call) ringing(ext string) {
 	c.mu.Lock()
+	if !c.answered.IsZero() && c.transferring == nil {
+		c.mu.Unlock()
+		return // a losing phone's late 180: the call is someone else's
+	}
 	first := !c.rang && c.answered.IsZero()
 	c.rang = true
 	c.target = ext

@@ -42,11 +42,17 @@ func (e *Engine) HandleRefer(req *sip.Request, tx sip.ServerTransaction, number 
 		e.respond(req, tx, 491, "Request Pending", "refused a transfer while another change is under way")
 		return
 	}
+	if !e.track() {
+		c.mu.Lock()
+		c.transferring = nil
+		c.mu.Unlock()
+		e.respond(req, tx, 503, "Service Unavailable", "refused a transfer: civicd is shutting down")
+		return
+	}
 	res := sip.NewResponseFromRequest(req, 202, "Accepted", nil)
 	res.AppendHeader(sip.HeaderClone(&e.cfg.Contact))
 	_ = tx.Respond(res)
 	e.log.Info("call transfer", "call", c.id, "by", by, "to", number)
-	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		c.transfer(old, number)

@@ -39,6 +39,10 @@ type Config struct {
 	// MaxPerExtension bounds how many subscriptions one extension may
 	// hold (a phone with many BLF keys). Default: 100.
 	MaxPerExtension int
+	// Current returns an extension's dialogs now, for a new
+	// subscription's first NOTIFY (Update is only told about watched
+	// extensions). Nil: what Update last said.
+	Current func(ext string) []dialoginfo.Dialog
 }
 
 // Notifier keeps the subscriptions and sends the NOTIFYs.
@@ -180,6 +184,16 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 	}
 	s.id = id
 	n.subs[id] = s
+	if n.cfg.Current != nil {
+		n.mu.Unlock()
+		cur := n.cfg.Current(entity)
+		n.mu.Lock()
+		if len(cur) > 0 {
+			n.dialogs[entity] = cur
+		} else {
+			delete(n.dialogs, entity)
+		}
+	}
 	s.timer = time.AfterFunc(expires, func() { n.expire(s) })
 	n.mu.Unlock()
 	_ = tx.Respond(res)
@@ -234,6 +248,25 @@ func (n *Notifier) Update(ext string, dialogs []dialoginfo.Dialog) {
 			n.send(s, "active", time.Until(s.expires))
 		}()
 	}
+}
+
+// Watched reports whether any subscription watches ext.
+func (n *Notifier) Watched(ext string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.subs {
+		if s.entity == ext {
+			return true
+		}
+	}
+	return false
+}
+
+// HasDialogs reports whether ext has dialogs on record.
+func (n *Notifier) HasDialogs(ext string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.dialogs[ext]) > 0
 }
 
 // sameDialog reports whether two dialogs would show the same.
