@@ -294,7 +294,8 @@ func TestBaresipEdgeCases(t *testing.T) {
 }
 
 // TestBaresipTransfer: 1002 answers 1001 and blind-transfers it to 1003
-// (REFER); 1001 ends up talking to 1003, and 1002 is off the call.
+// (REFER); 1001 ends up talking to 1003, and 1002 is off the call. Then
+// the calling side transfers: 1001 calls 1002 and hands it on to 1003.
 func TestBaresipTransfer(t *testing.T) {
 	env := newTestService(t, Config{DigestAlgorithms: []string{"MD5"}})
 	for _, n := range []string{"1001", "1002", "1003"} {
@@ -334,4 +335,26 @@ func TestBaresipTransfer(t *testing.T) {
 		t.Errorf("record %+v, want 1001 -> 1002, transferred to 1003", rec)
 	}
 	waitFor(t, 10*time.Second, "1003's call closed", func() bool { return p3.saw("CALL_CLOSED") })
+
+	// Now the caller transfers: 1001 calls 1002 and hands 1002 on to 1003.
+	closed1, closed3 := p1.count("CALL_CLOSED"), p3.count("CALL_CLOSED")
+	if err := p1.command("dial", "sip:1002@"+env.s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	second := env.liveCall(t, "1001", "1001-1002 answered again", func(c Call) bool { return c.State == b2bua.StateAnswered && c.RTPFromCallee > 10 })
+	if err := p1.command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	moved = env.liveCall(t, "1003", "1003 on the caller's side", func(c Call) bool { return c.ID == second.ID && c.Target == "1002" })
+	waitFor(t, 10*time.Second, "1001 off the call", func() bool { return p1.count("CALL_CLOSED") > closed1 })
+	env.liveCall(t, "1003", "audio between 1003 and 1002", func(c Call) bool {
+		return c.ID == second.ID && c.RTPFromCallee > moved.RTPFromCallee+25 && c.RTPFromCaller > moved.RTPFromCaller+25
+	})
+	if err := p3.command("hangup", ""); err != nil {
+		t.Fatal(err)
+	}
+	if rec := env.record(t, second.ID); rec.Caller != "1003" || rec.FinalTarget != "1002" || rec.Result != b2bua.ResultAnswered {
+		t.Errorf("record %+v, want 1003 (transferred in by 1001) with 1002", rec)
+	}
+	waitFor(t, 10*time.Second, "1003's second call closed", func() bool { return p3.count("CALL_CLOSED") > closed3 })
 }

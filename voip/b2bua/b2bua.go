@@ -280,7 +280,7 @@ func (e *Engine) HandleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := &call{
 		e: e, id: sip.GenerateTagN(16), caller: ext, callee: req.Recipient.User,
 		in: in, media: media, offer: offer, codecs: codecs,
-		started: time.Now(), state: StateRinging, done: make(chan struct{}),
+		started: time.Now(), state: StateRinging, done: make(chan struct{}), ringLeg: relay.B,
 		callerTransport: strings.ToLower(req.Transport()),
 	}
 	media.SetDTMF(func(d relay.DTMF) { c.dtmf(d.Leg, d.Digit) })
@@ -338,43 +338,70 @@ func (e *Engine) HandleAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-// HandleBye ends the call a BYE belongs to, from either side.
+// HandleBye ends the call a BYE belongs to, from either side; a BYE from
+// a phone that transferred the call away only ends its own dialog.
 func (e *Engine) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
-	if c := e.callerCall(req); c != nil {
-		_ = c.in.ReadBye(req, tx)
+	c, l := e.find(req)
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	id := dialogIDOf(req, c)
+	c.mu.Lock()
+	old, oldID := c.transferring, c.transferringID
+	if old != nil && oldID == id {
+		c.transferGone = true
+	}
+	c.mu.Unlock()
+	if old != nil && oldID == id {
+		_ = old.ReadBye(req, tx) // the transferring phone leaves; the others stay
+		return
+	}
+	dl, _, curID := c.leg(l)
+	if dl == nil || curID != id {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	_ = dl.ReadBye(req, tx)
+	if l == relay.A {
 		c.end(ResultAnswered, "the caller hung up", false, true)
-		return
-	}
-	if c := e.calleeCall(req); c != nil {
-		id, _ := sip.DialogIDFromRequestUAC(req)
-		c.mu.Lock()
-		out, old := c.out, c.transferring
-		if old != nil && old.ID == id {
-			c.transferGone = true
-		}
-		c.mu.Unlock()
-		if old != nil && old.ID == id {
-			// The transferring phone hangs up; the caller stays on.
-			_ = old.ReadBye(req, tx)
-			return
-		}
-		if out.ID != id {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-			return
-		}
-		_ = out.ReadBye(req, tx)
+	} else {
 		c.end(ResultAnswered, "the callee hung up", true, false)
-		return
 	}
-	_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+}
+
+// find returns the call a request belongs to and the side it came from:
+// the caller's own dialog, or one of civicd's dialogs (the callee's, or
+// the phone a caller's transfer brought onto side A).
+func (e *Engine) find(req *sip.Request) (*call, relay.Leg) {
+	if c := e.callerCall(req); c != nil {
+		return c, relay.A
+	}
+	c := e.calleeCall(req)
+	if c == nil {
+		return nil, relay.B
+	}
+	id, _ := sip.DialogIDFromRequestUAC(req)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.aOut != nil && c.aOut.ID == id || c.transferring != nil && c.transferringID == id && c.transferringLeg == relay.A {
+		return c, relay.A
+	}
+	return c, relay.B
+}
+
+// dialogIDOf is the id of the dialog req arrived in, as civicd keys it.
+func dialogIDOf(req *sip.Request, c *call) string {
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil && id == c.in.ID {
+		return id
+	}
+	id, _ := sip.DialogIDFromRequestUAC(req)
+	return id
 }
 
 // HandleInfo reads SIP INFO key presses within a call.
 func (e *Engine) HandleInfo(req *sip.Request, tx sip.ServerTransaction, digit rune, isDTMF bool) {
-	c, leg := e.callerCall(req), relay.A
-	if c == nil {
-		c, leg = e.calleeCall(req), relay.B
-	}
+	c, leg := e.find(req)
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return

@@ -44,10 +44,19 @@ type call struct {
 	sdpVersion      uint64
 	ended           bool
 	rang            bool // the caller has had its 180
-	// transferring is the callee leg being transferred away, while the
-	// new target rings; transferGone says it hung up meanwhile.
-	transferring *sipgo.DialogClientSession
-	transferGone bool
+	// aOut replaces the caller's dialog once the caller transferred the
+	// call: the new phone on leg A, reached by civicd's own INVITE.
+	aOut *sipgo.DialogClientSession
+	// transferring is the leg being transferred away (its dialog and
+	// which side), while the new target rings; transferGone says it hung
+	// up meanwhile.
+	transferring    dialogLeg
+	transferringID  string
+	transferringLeg relay.Leg
+	transferGone    bool
+	// ringLeg is the relay side a ringing phone is offered: B, or A while
+	// a caller's transfer rings its target.
+	ringLeg relay.Leg
 	// stopRinging ends the ringing early (an admin's hang-up, hangupWhy).
 	stopRinging context.CancelFunc
 	hangupWhy   string
@@ -123,7 +132,9 @@ func (c *call) dial(ctx context.Context, number string, codecs []callsdp.Codec, 
 			return outcome{ResultFailed, 500, "Server Internal Error"}
 		}
 		c.mu.Lock()
-		c.target = number // until a phone of the route rings
+		if c.answered.IsZero() {
+			c.target = number // until a phone of the route rings
+		}
 		c.mu.Unlock()
 		var next string
 		switch {
@@ -186,6 +197,29 @@ func byExtension(ts []Target) [][]Target {
 
 var errShuttingDown = errors.New("civicd is shutting down")
 
+// dialogLeg is one phone's dialog with civicd, whichever side began it.
+type dialogLeg interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	WriteRequest(req *sip.Request) error
+	Bye(ctx context.Context) error
+	ReadBye(req *sip.Request, tx sip.ServerTransaction) error
+}
+
+// leg returns the dialog of side l now, its contact and its id.
+func (c *call) leg(l relay.Leg) (dialogLeg, *sip.ContactHeader, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case l == relay.A && c.aOut != nil:
+		return c.aOut, c.aOut.InviteResponse.Contact(), c.aOut.ID
+	case l == relay.A:
+		return c.in, c.in.InviteRequest.Contact(), c.in.ID
+	case c.out != nil:
+		return c.out, c.out.InviteResponse.Contact(), c.out.ID
+	}
+	return nil, nil, ""
+}
+
 // fork is one INVITE civicd sent for a call.
 type fork struct {
 	t      Target
@@ -201,7 +235,7 @@ func (c *call) ringAll(ctx context.Context, targets []Target, timeout time.Durat
 	defer stopRinging()
 	c.mu.Lock()
 	c.sdpVersion++
-	offer := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(relay.B, targets[0].Dest),
+	offer := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(c.ringLeg, targets[0].Dest),
 		Codecs: codecs, EventPT: c.offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
 	c.mu.Unlock()
 
@@ -316,9 +350,9 @@ func (c *call) inviteFor(t Target, sdp []byte) *sip.Request {
 // ringing tells the caller the callee's phone rings (once).
 func (c *call) ringing(ext string) {
 	c.mu.Lock()
-	if !c.answered.IsZero() && c.transferring == nil {
+	if !c.answered.IsZero() {
 		c.mu.Unlock()
-		return // a losing phone's late 180: the call is someone else's
+		return // a losing phone's late 180, or a transfer's target ringing
 	}
 	first := !c.rang && c.answered.IsZero()
 	c.rang = true
@@ -407,14 +441,17 @@ func (c *call) end(result, why string, byeCaller, byeCallee bool) {
 	}
 	c.ended = true
 	c.state = StateEnded
-	out, answered := c.out, c.answered
+	out, answered, aOut := c.out, c.answered, c.aOut
 	if !answered.IsZero() {
 		result = ResultAnswered
 	}
 	c.mu.Unlock()
 	bctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if byeCaller && !answered.IsZero() {
+	switch {
+	case byeCaller && aOut != nil:
+		_ = aOut.Bye(bctx)
+	case byeCaller && !answered.IsZero():
 		_ = c.in.Bye(bctx)
 	}
 	if byeCallee && out != nil {
@@ -426,6 +463,9 @@ func (c *call) end(result, why string, byeCaller, byeCallee bool) {
 	delete(c.e.byCaller, c.in.ID)
 	if out != nil {
 		delete(c.e.byCallee, out.ID)
+	}
+	if aOut != nil {
+		delete(c.e.byCallee, aOut.ID)
 	}
 	c.e.mu.Unlock()
 	close(c.done)

@@ -16,10 +16,7 @@ import (
 // (hold, resume, a new address) and passes the change to the other phone
 // as a re-INVITE of civicd's own, then answers.
 func (e *Engine) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	c, from := e.callerCall(req), relay.A
-	if c == nil {
-		c, from = e.calleeCall(req), relay.B
-	}
+	c, from := e.find(req)
 	if c == nil {
 		e.respond(req, tx, 481, "Call/Transaction Does Not Exist", "a re-INVITE for no call")
 		return
@@ -89,41 +86,23 @@ func (c *call) reinvite(ctx context.Context, l relay.Leg, dir string) (string, e
 	c.sdpVersion++
 	sdp := callsdp.Session{ID: uint64(c.started.UnixNano()), Version: c.sdpVersion, Addr: c.local(l, ""),
 		Codecs: []callsdp.Codec{c.codec}, EventPT: c.offer.EventPT, Direction: dir}.Marshal()
-	out := c.out
 	c.mu.Unlock()
 
-	var contact *sip.ContactHeader
-	if l == relay.A {
-		contact = c.in.InviteRequest.Contact()
-	} else {
-		contact = out.InviteResponse.Contact()
-	}
-	if contact == nil {
+	dl, contact, _ := c.leg(l)
+	if dl == nil || contact == nil {
 		return "", fmt.Errorf("the phone gave no contact")
 	}
 	req := sip.NewRequest(sip.INVITE, contact.Address)
 	req.SetBody(sdp)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	var res *sip.Response
-	var err error
-	if l == relay.A {
-		res, err = c.in.Do(ctx, req)
-	} else {
-		res, err = out.Do(ctx, req)
-	}
+	res, err := dl.Do(ctx, req)
 	if err != nil {
 		return "", err
 	}
 	if !res.IsSuccess() {
 		return "", fmt.Errorf("the phone answered %d %s", res.StatusCode, res.Reason)
 	}
-	ack := sip.NewRequest(sip.ACK, contact.Address)
-	if l == relay.A {
-		err = c.in.WriteRequest(ack)
-	} else {
-		err = out.WriteRequest(ack)
-	}
-	if err != nil {
+	if err := dl.WriteRequest(sip.NewRequest(sip.ACK, contact.Address)); err != nil {
 		return "", fmt.Errorf("ack: %w", err)
 	}
 	answer, err := callsdp.Parse(res.Body())
