@@ -45,6 +45,9 @@ func (s *Server) wireError(err error) *WireError {
 	if we := voipError(err); we != nil {
 		return we
 	}
+	if we := buildingError(err); we != nil {
+		return we
+	}
 	s.log.Error("console request failed", "err", err)
 	return &WireError{Code: CodeInternal, Message: "the server could not do that; the details are in its log"}
 }

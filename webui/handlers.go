@@ -33,7 +33,7 @@ const (
 
 // handlerTable binds every request type in Messages to its handler.
 func (s *Server) handlerTable() map[string]handlerFunc {
-	return map[string]handlerFunc{
+	t := map[string]handlerFunc{
 		TypePing:                  func(*conn, context.Context, request) (reply, error) { return reply{}, nil },
 		TypeSubscribe:             (*conn).handleSubscribe,
 		TypeUnsubscribe:           (*conn).handleUnsubscribe,
@@ -80,6 +80,10 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		TypeCallsHangup:           (*conn).handleCallsHangup,
 		TypeRecordsList:           (*conn).handleRecordsList,
 	}
+	for typ, h := range buildingHandlers() {
+		t[typ] = h
+	}
+	return t
 }
 
 func (c *conn) handleWhoami(_ context.Context, _ request) (reply, error) {

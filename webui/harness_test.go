@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
+	"civic/building"
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
@@ -37,8 +39,15 @@ type testServer struct {
 	conf  *conference.Service
 	// phones stands in for the SIP module (phones_test.go).
 	phones *fakePhones
-	users  map[auth.Role]auth.User
-	db     *sql.DB // the store, for tests that reach past the API (expiring an invite)
+	// bld is a real building module on the same store, with a clock the
+	// test sets and a commander that records what it is asked to send
+	// (building_test.go).
+	bld   *building.Service
+	clock *testClock
+	cmds  *recordingCommander
+	msgN  atomic.Int64 // controller message ids
+	users map[auth.Role]auth.User
+	db    *sql.DB // the store, for tests that reach past the API (expiring an invite)
 }
 
 type serverOpt func(*Options)
@@ -73,8 +82,14 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	}
 	conf := conference.New(conference.Config{}, st.DB(), engine, bus, logger)
 	phones := newFakePhones(bus)
+	clk, cmds := &testClock{t: buildingEpoch}, &recordingCommander{}
+	bld, err := building.New(building.Config{Now: clk.Now, Location: time.UTC, Commander: cmds, BcryptCost: bcrypt.MinCost},
+		st.DB(), bus, auditLog, logger.With("module", "building"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(o, Deps{
-		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones,
+		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones, Building: bld,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {
@@ -88,7 +103,8 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	case err := <-done:
 		t.Fatalf("console did not start: %v", err)
 	}
-	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, phones: phones, users: map[auth.Role]auth.User{}, db: st.DB()}
+	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, phones: phones,
+		bld: bld, clock: clk, cmds: cmds, users: map[auth.Role]auth.User{}, db: st.DB()}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()
@@ -98,6 +114,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 		cancel()
 		<-done
 		_ = conf.Shutdown(sctx)
+		_ = bld.Shutdown(sctx)
 		engine.Close()
 		bus.Close()
 		st.Close()

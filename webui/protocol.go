@@ -5,6 +5,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"civic/building"
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
@@ -13,7 +14,8 @@ import (
 
 // This file is the single source of truth for the console websocket
 // protocol: every message type, its payload, the roles that may send it,
-// every subscription topic and every error and close code. The JS constants
+// every subscription topic and every error and close code. The payloads
+// of the building's requests are in building_protocol.go. The JS constants
 // in static/js/protocol.js and docs/console-protocol.md are checked against
 // it by TestProtocolTablesAgree.
 
@@ -76,6 +78,58 @@ const (
 	TypeCallsList             = "voip.calls.list"
 	TypeCallsHangup           = "voip.calls.hangup"
 	TypeRecordsList           = "voip.records.list"
+
+	// The building: the live page, door commands, alarms and access
+	// events (building.go), and the admin's editors (building_editors.go).
+	TypeBuildingOverview   = "building.overview"
+	TypeDoorsUnlock        = "building.doors.unlock"
+	TypeDoorsUnlockUntil   = "building.doors.unlock_until"
+	TypeDoorsLock          = "building.doors.lock"
+	TypeLockdownStart      = "building.lockdown.start"
+	TypeLockdownRelease    = "building.lockdown.release"
+	TypeAlarmsList         = "building.alarms.list"
+	TypeAlarmsAck          = "building.alarms.ack"
+	TypeAlarmsResolve      = "building.alarms.resolve"
+	TypeAlarmsHistory      = "building.alarms.history"
+	TypeAccessList         = "building.access.list"
+	TypeSitesList          = "building.sites.list"
+	TypeSitesCreate        = "building.sites.create"
+	TypeSitesUpdate        = "building.sites.update"
+	TypeSitesDelete        = "building.sites.delete"
+	TypeBuildingsList      = "building.buildings.list"
+	TypeBuildingsCreate    = "building.buildings.create"
+	TypeBuildingsUpdate    = "building.buildings.update"
+	TypeBuildingsDelete    = "building.buildings.delete"
+	TypeFloorsList         = "building.floors.list"
+	TypeFloorsCreate       = "building.floors.create"
+	TypeFloorsUpdate       = "building.floors.update"
+	TypeFloorsDelete       = "building.floors.delete"
+	TypeControllersList    = "building.controllers.list"
+	TypeControllersCreate  = "building.controllers.create"
+	TypeControllersUpdate  = "building.controllers.update"
+	TypeControllersDelete  = "building.controllers.delete"
+	TypeDoorsList          = "building.doors.list"
+	TypeDoorsCreate        = "building.doors.create"
+	TypeDoorsUpdate        = "building.doors.update"
+	TypeDoorsDelete        = "building.doors.delete"
+	TypeCardholdersList    = "building.cardholders.list"
+	TypeCardholdersCreate  = "building.cardholders.create"
+	TypeCardholdersUpdate  = "building.cardholders.update"
+	TypeCardholdersDelete  = "building.cardholders.delete"
+	TypeAccessLevelsList   = "building.access_levels.list"
+	TypeAccessLevelsCreate = "building.access_levels.create"
+	TypeAccessLevelsUpdate = "building.access_levels.update"
+	TypeAccessLevelsDelete = "building.access_levels.delete"
+	TypeSchedulesList      = "building.schedules.list"
+	TypeSchedulesCreate    = "building.schedules.create"
+	TypeSchedulesUpdate    = "building.schedules.update"
+	TypeSchedulesDelete    = "building.schedules.delete"
+	TypeHolidaysList       = "building.holidays.list"
+	TypeHolidaysSet        = "building.holidays.set"
+	TypeHolidaysDelete     = "building.holidays.delete"
+	TypePlacementsList     = "building.placements.list"
+	TypePlacementsSet      = "building.placements.set"
+	TypePlacementsDelete   = "building.placements.delete"
 )
 
 // TopicConference is the topic of the events sent on a conference.join
@@ -136,6 +190,12 @@ const (
 	TopicCalls = "voip.calls"
 	// TopicDTMF: no snapshot; event voip.dtmf ({call_id, extension, digit}).
 	TopicDTMF = "voip.dtmf"
+	// The building's topics (building.go); their events are building's
+	// own bus events. The Topics table says what each carries.
+	TopicBuildingDoors       = "building.doors"
+	TopicBuildingAlarms      = "building.alarms"
+	TopicBuildingAccess      = "building.access"
+	TopicBuildingControllers = "building.controllers"
 )
 
 var (
@@ -151,6 +211,10 @@ var (
 	// whose desk takes the door stations' calls. Officials see the phone
 	// directory but not who is on the phone with whom.
 	callWatchers = []auth.Role{auth.RoleAdmin, auth.RoleFacilities}
+	// doorKeepers run the building: admins, and facilities staff, who
+	// watch doors, alarms and access, give door commands and read (but do
+	// not edit) the building's settings. Officials see nothing of it.
+	doorKeepers = []auth.Role{auth.RoleAdmin, auth.RoleFacilities}
 )
 
 // TopicSpec describes one subscription topic.
@@ -171,6 +235,10 @@ var Topics = []TopicSpec{
 	// DTMF digits can be a meeting's PIN being keyed in, so only admins
 	// see them.
 	{TopicDTMF, adminOnly, "Keys pressed in calls: no snapshot, only `voip.dtmf` events with `{call_id, extension, digit}`."},
+	{TopicBuildingDoors, doorKeepers, "Doors: a `{doors, lockdowns}` snapshot of every door's live state and the lockdowns in force, then `building.door_changed` and `building.door_removed` with `{door}`, and `building.lockdown_started` and `building.lockdown_released` with `{lockdown}`."},
+	{TopicBuildingAlarms, doorKeepers, "Open alarms: an `{alarms}` snapshot, oldest first, then `building.alarm_raised`, `building.alarm_repeated`, `building.alarm_acknowledged` and `building.alarm_resolved` with `{alarm}`."},
+	{TopicBuildingAccess, doorKeepers, "Access decisions: no snapshot, only `building.access` events whose data is the access event."},
+	{TopicBuildingControllers, doorKeepers, "Door controllers: a `{controllers}` snapshot of their live state, then `building.controller_online`, `building.controller_offline`, `building.controller_changed` and `building.controller_removed` with `{controller}`."},
 }
 
 // MessageSpec describes one request type: who may send it, its params and
@@ -181,7 +249,9 @@ type MessageSpec struct {
 	Roles  []auth.Role
 	Params any
 	Result any
-	// Changes is true for requests that change state; they are audited.
+	// Changes is true for requests that change state and that the console
+	// audits under their type. The requests in AuditedByModule change
+	// state too, but their module audits them, so Changes is false there.
 	Changes bool
 	Doc     string
 }
@@ -233,6 +303,72 @@ var Messages = []MessageSpec{
 	{TypeCallsList, callWatchers, nil, CallsResult{}, false, "The live calls, oldest first: who calls whom, who rings or answers, the state and the codec."},
 	{TypeCallsHangup, adminOnly, CallIDParams{}, struct{}{}, true, "End a live call at once, whatever its state: civicd hangs up both phones. Audited with the call's caller and callee."},
 	{TypeRecordsList, adminOnly, RecordsListParams{}, RecordsResult{}, false, "Call records, newest first, filtered by extension, result and start time. The same filters export CSV at " + RecordsCSVPath + "."},
+	{TypeBuildingOverview, doorKeepers, nil, BuildingOverview{}, false, "Everything the building page shows at load: places, every door's live state, lockdowns, controllers, open alarms and placements on the floor plans."},
+	{TypeDoorsUnlock, doorKeepers, DoorUnlockParams{}, CommandResult{}, false, "Unlock a door for `seconds` (default: its unlock time; at most 300). Audited by building."},
+	{TypeDoorsUnlockUntil, doorKeepers, DoorUnlockUntilParams{}, CommandResult{}, false, "Unlock a door until a time (at most 24 hours ahead); civicd locks it then. Audited by building."},
+	{TypeDoorsLock, doorKeepers, DoorCommandParams{}, CommandResult{}, false, "Lock a door now, ending any unlock in force. Audited by building."},
+	{TypeLockdownStart, doorKeepers, LockdownStartParams{}, LockdownResult{}, false, "Lock down a building or floor, with a reason: its doors lock and only responders' cards work. Audited by building."},
+	{TypeLockdownRelease, doorKeepers, ScopeParams{}, struct{}{}, false, "End the lockdown of a building or floor. Audited by building."},
+	{TypeAlarmsList, doorKeepers, AlarmsListParams{}, AlarmsResult{}, false, "Alarms, newest first, filtered by state, kind, door and time, paged by `before_id`."},
+	{TypeAlarmsAck, doorKeepers, AlarmCommentParams{}, AlarmResult{}, false, "Acknowledge a new alarm, with a comment. Audited by building."},
+	{TypeAlarmsResolve, doorKeepers, AlarmCommentParams{}, AlarmResult{}, false, "Resolve an open alarm, with a comment. Audited by building."},
+	{TypeAlarmsHistory, doorKeepers, AlarmIDParams{}, AlarmHistoryResult{}, false, "Every change of an alarm, oldest first."},
+	{TypeAccessList, doorKeepers, AccessListParams{}, AccessResult{}, false, "Access events, newest first, filtered by cardholder, card, door, outcome and time, paged by `before_id`. The same filters export CSV at " + AccessCSVPath + "."},
+	{TypeSitesList, doorKeepers, nil, SitesResult{}, false, "Every site, by id."},
+	{TypeSitesCreate, adminOnly, SiteBody{}, SiteBody{}, true, "Create a site."},
+	{TypeSitesUpdate, adminOnly, SiteBody{}, SiteBody{}, true, "Replace the settings of the site `site.id`."},
+	{TypeSitesDelete, adminOnly, SiteIDParams{}, struct{}{}, true, "Delete a site that has no buildings."},
+	{TypeBuildingsList, doorKeepers, nil, BuildingsResult{}, false, "Every building, by id."},
+	{TypeBuildingsCreate, adminOnly, BuildingBody{}, BuildingBody{}, true, "Create a building of a site."},
+	{TypeBuildingsUpdate, adminOnly, BuildingBody{}, BuildingBody{}, true, "Replace the settings of the building `building.id`."},
+	{TypeBuildingsDelete, adminOnly, BuildingIDParams{}, struct{}{}, true, "Delete a building that has no floors."},
+	{TypeFloorsList, doorKeepers, nil, FloorsResult{}, false, "Every floor, by building and level."},
+	{TypeFloorsCreate, adminOnly, FloorBody{}, FloorBody{}, true, "Create a floor of a building. Its plan is uploaded over HTTP."},
+	{TypeFloorsUpdate, adminOnly, FloorBody{}, FloorBody{}, true, "Replace the settings of the floor `floor.id`; its plan and placements stay."},
+	{TypeFloorsDelete, adminOnly, FloorIDParams{}, struct{}{}, true, "Delete a floor that has no doors, with its plan and placements."},
+	{TypeControllersList, doorKeepers, nil, ControllersResult{}, false, "Every door controller's settings, by id. No passwords."},
+	{TypeControllersCreate, adminOnly, ControllerParams{}, ControllerResult{}, true, "Create a door controller with its MQTT password (12-72 bytes)."},
+	{TypeControllersUpdate, adminOnly, ControllerParams{}, ControllerResult{}, true, "Replace the settings of the controller `controller.id`. An empty password keeps the old one."},
+	{TypeControllersDelete, adminOnly, ControllerIDParams{}, struct{}{}, true, "Delete a controller that serves no door."},
+	{TypeDoorsList, doorKeepers, nil, DoorsResult{}, false, "Every door's settings, by id."},
+	{TypeDoorsCreate, adminOnly, DoorBody{}, DoorBody{}, true, "Create a door."},
+	{TypeDoorsUpdate, adminOnly, DoorBody{}, DoorBody{}, true, "Replace the settings of the door `door.id`."},
+	{TypeDoorsDelete, adminOnly, DoorIDParams{}, struct{}{}, true, "Delete a door; its access events and alarms stay."},
+	{TypeCardholdersList, doorKeepers, nil, CardholdersResult{}, false, "Every cardholder, by id. No PINs."},
+	{TypeCardholdersCreate, adminOnly, CardholderParams{}, CardholderResult{}, true, "Create a cardholder with cards, an optional PIN and access levels."},
+	{TypeCardholdersUpdate, adminOnly, CardholderParams{}, CardholderResult{}, true, "Replace the details of the cardholder `cardholder.id`. An empty PIN keeps the old one; `clear_pin` removes it."},
+	{TypeCardholdersDelete, adminOnly, CardholderIDParams{}, struct{}{}, true, "Delete a cardholder and their cards; their access events stay."},
+	{TypeAccessLevelsList, doorKeepers, nil, AccessLevelsResult{}, false, "Every access level, by id."},
+	{TypeAccessLevelsCreate, adminOnly, AccessLevelBody{}, AccessLevelBody{}, true, "Create an access level: doors, each with a schedule."},
+	{TypeAccessLevelsUpdate, adminOnly, AccessLevelBody{}, AccessLevelBody{}, true, "Replace the name and doors of the access level `access_level.id`."},
+	{TypeAccessLevelsDelete, adminOnly, AccessLevelIDParams{}, struct{}{}, true, "Delete an access level; its cardholders lose it."},
+	{TypeSchedulesList, doorKeepers, nil, SchedulesResult{}, false, "Every schedule, by id."},
+	{TypeSchedulesCreate, adminOnly, ScheduleBody{}, ScheduleBody{}, true, "Create a schedule of weekly and holiday windows."},
+	{TypeSchedulesUpdate, adminOnly, ScheduleBody{}, ScheduleBody{}, true, "Replace the name and windows of the schedule `schedule.id`."},
+	{TypeSchedulesDelete, adminOnly, ScheduleIDParams{}, struct{}{}, true, "Delete a schedule no door or access level uses."},
+	{TypeHolidaysList, doorKeepers, nil, HolidaysResult{}, false, "Every holiday, by date."},
+	{TypeHolidaysSet, adminOnly, building.Holiday{}, HolidayResult{}, true, "Make a date a holiday, or rename it."},
+	{TypeHolidaysDelete, adminOnly, HolidayDateParams{}, struct{}{}, true, "Make a date an ordinary day again."},
+	{TypePlacementsList, doorKeepers, PlacementsListParams{}, PlacementsResult{}, false, "The devices placed on a floor's plan."},
+	{TypePlacementsSet, adminOnly, building.Placement{}, PlacementResult{}, true, "Place a device on a floor's plan, or move it."},
+	{TypePlacementsDelete, adminOnly, PlacementKeyParams{}, struct{}{}, true, "Take a device off its floor's plan."},
+}
+
+// AuditedByModule maps the requests whose module audits them itself to
+// the module's audit action: building writes one entry for each door
+// command and alarm change, with its outcome, and the console writes
+// none of its own for them, so each command has exactly one entry. The
+// console still audits what never reaches the module: a refusal by the
+// role table (under the request type, as for every request), and a
+// request it cannot read (under the module's action).
+var AuditedByModule = map[string]string{
+	TypeDoorsUnlock:      "building.unlock",
+	TypeDoorsUnlockUntil: "building.unlock_until",
+	TypeDoorsLock:        "building.lock",
+	TypeLockdownStart:    "building.lockdown",
+	TypeLockdownRelease:  "building.lockdown_release",
+	TypeAlarmsAck:        "building.alarm_acknowledge",
+	TypeAlarmsResolve:    "building.alarm_resolve",
 }
 
 // Envelope is every client message: the type, the request id and the

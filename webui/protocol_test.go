@@ -295,6 +295,7 @@ func TestGoldenMessages(t *testing.T) {
 	record(TypeRecordsList, admin.request(TypeRecordsList, map[string]any{"extension": "1002", "result": "answered", "from": "2026-03-02T00:00:00+08:00", "to": "2026-03-03T00:00:00+08:00", "limit": 20}))
 	record(TypeRingGroupsDelete, admin.request(TypeRingGroupsDelete, map[string]any{"number": "600"}))
 	record(TypeExtensionsDelete, admin.request(TypeExtensionsDelete, map[string]any{"number": "1001"}))
+	recordBuildingGoldens(t, ts, record)
 	record(TypeSessionLogout, admin.request(TypeSessionLogout, nil))
 	record("error.unknown_type", func() map[string]any {
 		c := ts.connect(ts.login(auth.RoleAdmin))
@@ -328,7 +329,8 @@ func TestGoldenMessages(t *testing.T) {
 	}
 }
 
-// normalise replaces values that differ from run to run.
+// normalise replaces values that differ from run to run, and writes times
+// in UTC.
 func normalise(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -340,6 +342,8 @@ func normalise(v any) any {
 				out[k] = "<" + k + ">"
 			case (k == "id" || k == "next_before_id" || k == "user_id") && isNumber(val):
 				out[k] = "<" + k + ">"
+			case (k == "id" || k == "command_id") && isCommandID(val):
+				out[k] = "<command_id>"
 			default:
 				out[k] = normalise(val)
 			}
@@ -351,11 +355,17 @@ func normalise(v any) any {
 			out[i] = normalise(x[i])
 		}
 		return out
+	case string:
+		if t, ok := normaliseTime(x); ok {
+			return t
+		}
 	}
 	return v
 }
 
 func isNumber(v any) bool { _, ok := v.(float64); return ok }
+
+func isCommandID(v any) bool { s, ok := v.(string); return ok && commandID.MatchString(s) }
 
 // TestProtocolTablesAgree fails when protocol.go, static/js/protocol.js and
 // docs/console-protocol.md disagree about types, topics or codes.

@@ -61,6 +61,57 @@ var wantRoles = map[string][]auth.Role{
 	TypeCallsList:             {auth.RoleAdmin, auth.RoleFacilities},
 	TypeCallsHangup:           {auth.RoleAdmin},
 	TypeRecordsList:           {auth.RoleAdmin},
+	// The building: admins and facilities staff watch and command;
+	// only admins edit the model, which facilities staff may read.
+	TypeBuildingOverview:   {auth.RoleAdmin, auth.RoleFacilities},
+	TypeDoorsUnlock:        {auth.RoleAdmin, auth.RoleFacilities},
+	TypeDoorsUnlockUntil:   {auth.RoleAdmin, auth.RoleFacilities},
+	TypeDoorsLock:          {auth.RoleAdmin, auth.RoleFacilities},
+	TypeLockdownStart:      {auth.RoleAdmin, auth.RoleFacilities},
+	TypeLockdownRelease:    {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAlarmsList:         {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAlarmsAck:          {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAlarmsResolve:      {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAlarmsHistory:      {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAccessList:         {auth.RoleAdmin, auth.RoleFacilities},
+	TypeSitesList:          {auth.RoleAdmin, auth.RoleFacilities},
+	TypeSitesCreate:        {auth.RoleAdmin},
+	TypeSitesUpdate:        {auth.RoleAdmin},
+	TypeSitesDelete:        {auth.RoleAdmin},
+	TypeBuildingsList:      {auth.RoleAdmin, auth.RoleFacilities},
+	TypeBuildingsCreate:    {auth.RoleAdmin},
+	TypeBuildingsUpdate:    {auth.RoleAdmin},
+	TypeBuildingsDelete:    {auth.RoleAdmin},
+	TypeFloorsList:         {auth.RoleAdmin, auth.RoleFacilities},
+	TypeFloorsCreate:       {auth.RoleAdmin},
+	TypeFloorsUpdate:       {auth.RoleAdmin},
+	TypeFloorsDelete:       {auth.RoleAdmin},
+	TypeControllersList:    {auth.RoleAdmin, auth.RoleFacilities},
+	TypeControllersCreate:  {auth.RoleAdmin},
+	TypeControllersUpdate:  {auth.RoleAdmin},
+	TypeControllersDelete:  {auth.RoleAdmin},
+	TypeDoorsList:          {auth.RoleAdmin, auth.RoleFacilities},
+	TypeDoorsCreate:        {auth.RoleAdmin},
+	TypeDoorsUpdate:        {auth.RoleAdmin},
+	TypeDoorsDelete:        {auth.RoleAdmin},
+	TypeCardholdersList:    {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCardholdersCreate:  {auth.RoleAdmin},
+	TypeCardholdersUpdate:  {auth.RoleAdmin},
+	TypeCardholdersDelete:  {auth.RoleAdmin},
+	TypeAccessLevelsList:   {auth.RoleAdmin, auth.RoleFacilities},
+	TypeAccessLevelsCreate: {auth.RoleAdmin},
+	TypeAccessLevelsUpdate: {auth.RoleAdmin},
+	TypeAccessLevelsDelete: {auth.RoleAdmin},
+	TypeSchedulesList:      {auth.RoleAdmin, auth.RoleFacilities},
+	TypeSchedulesCreate:    {auth.RoleAdmin},
+	TypeSchedulesUpdate:    {auth.RoleAdmin},
+	TypeSchedulesDelete:    {auth.RoleAdmin},
+	TypeHolidaysList:       {auth.RoleAdmin, auth.RoleFacilities},
+	TypeHolidaysSet:        {auth.RoleAdmin},
+	TypeHolidaysDelete:     {auth.RoleAdmin},
+	TypePlacementsList:     {auth.RoleAdmin, auth.RoleFacilities},
+	TypePlacementsSet:      {auth.RoleAdmin},
+	TypePlacementsDelete:   {auth.RoleAdmin},
 }
 
 // matrixRoles are the roles the matrix sends every request as: every
@@ -193,6 +244,7 @@ func TestMessageTableIsComplete(t *testing.T) {
 // that refused and state-changing requests are audited.
 func TestRBACMatrix(t *testing.T) {
 	ts := newTestServer(t)
+	ts.seedBuilding()
 	ctx := context.Background()
 	n := 0
 	// The member of every ring group the matrix makes.
@@ -220,6 +272,9 @@ func TestRBACMatrix(t *testing.T) {
 					t.Fatal(err)
 				}
 				params, ok := sampleParams(m.Type, role, victim, n, meeting.Room)
+				if !ok {
+					params, ok = ts.buildingCase(m.Type, n)
+				}
 				if !ok {
 					t.Fatalf("no sample params for %s: add it to sampleParams", m.Type)
 				}
@@ -333,6 +388,11 @@ var wantTopicRoles = map[string][]auth.Role{
 	TopicPhones:   {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TopicCalls:    {auth.RoleAdmin, auth.RoleFacilities},
 	TopicDTMF:     {auth.RoleAdmin},
+
+	TopicBuildingDoors:       {auth.RoleAdmin, auth.RoleFacilities},
+	TopicBuildingAlarms:      {auth.RoleAdmin, auth.RoleFacilities},
+	TopicBuildingAccess:      {auth.RoleAdmin, auth.RoleFacilities},
+	TopicBuildingControllers: {auth.RoleAdmin, auth.RoleFacilities},
 }
 
 // TestTopicRoles subscribes to every topic as every role: refused with

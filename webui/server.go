@@ -65,6 +65,9 @@ type Deps struct {
 	Conference Conference
 	// Phones is the SIP module; nil when it is not running.
 	Phones Phones
+	// Building is the doors and access-control module; nil when it is not
+	// running.
+	Building Building
 	// Modules reports the state of each module for system.status.
 	Modules func() []ModuleStatus
 }
@@ -169,6 +172,10 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	mux.HandleFunc("GET /api/ws", s.handleWS)
 	mux.HandleFunc("GET /api/meetings/{room}/attendance.csv", s.handleAttendanceCSV)
 	mux.HandleFunc("GET "+RecordsCSVPath, s.handleRecordsCSV)
+	mux.HandleFunc("GET "+AccessCSVPath, s.handleAccessCSV)
+	mux.HandleFunc("GET "+FloorPlanPath, s.handleFloorPlanGet)
+	mux.HandleFunc("POST "+FloorPlanPath, s.handleFloorPlanPost)
+	mux.HandleFunc("DELETE "+FloorPlanPath, s.handleFloorPlanDelete)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("GET /", http.FileServerFS(static))

@@ -159,7 +159,8 @@ func (c *conn) sendSnapshots(sub *subscription) {
 }
 
 // errNoSnapshot is snapshot's answer for a topic of events only, such as
-// voip.dtmf: a key press is over once it is reported.
+// voip.dtmf (a key press is over once it is reported) and building.access
+// (the stored access events are a search, building.access.list).
 var errNoSnapshot = errors.New("the topic has no snapshot")
 
 // snapshot returns the whole current state of a topic.
@@ -186,8 +187,14 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 		return s.phonesSnapshot(), nil
 	case TopicCalls:
 		return s.callsSnapshot(), nil
-	case TopicDTMF:
+	case TopicDTMF, TopicBuildingAccess:
 		return nil, errNoSnapshot
+	case TopicBuildingDoors:
+		return s.doorsSnapshot(), nil
+	case TopicBuildingAlarms:
+		return s.alarmsSnapshot(), nil
+	case TopicBuildingControllers:
+		return s.controllersSnapshot(), nil
 	case TopicAudit:
 		entries, _, err := s.deps.Audit.List(ctx, audit.Filter{Limit: 50})
 		if err != nil {

@@ -130,6 +130,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Modules:    mods.list,
 		Conference: meetings,
 		Phones:     phones,
+		Building:   doors,
 	}, logger.With("module", "console"))
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ export const LANGS = /** @type {const} */ (["zh-CN", "en"]);
 export const LANG_NAMES = Object.freeze({ "zh-CN": "中文", en: "English" });
 
 import { PHONES_DICTS } from "./i18n-phones.js";
+import { BUILDING_DICTS } from "./i18n-building.js";
 
 const STORAGE_KEY = "civic.lang";
 
@@ -287,6 +288,7 @@ const DICTS = {
     "nav.phones": "Phones",
     "page.phones": "Phones",
     ...PHONES_DICTS.en,
+    ...BUILDING_DICTS.en,
   },
   "zh-CN": {
     "app.name": "Civic",
@@ -555,6 +557,7 @@ const DICTS = {
     "nav.phones": "电话",
     "page.phones": "电话",
     ...PHONES_DICTS["zh-CN"],
+    ...BUILDING_DICTS["zh-CN"],
   },
 };
 
