@@ -46,6 +46,10 @@ type rigDoor struct {
 	ID, Name        string
 	UnlockSeconds   int
 	HeldOpenSeconds int
+	// Station and StationDigit make the door a door station's: a call
+	// from extension Station opens it when the answering phone presses
+	// StationDigit.
+	Station, StationDigit string
 }
 
 // buildingRig is a daemon with the MQTT broker on, a building model, the
@@ -63,14 +67,14 @@ type buildingRig struct {
 // model (site hq, building main, floor f1, controller c1 with the doors,
 // a cardholder with card rigCard allowed through every door), and
 // civicsim logged in as c1.
-func newBuildingRig(t *testing.T, doors []rigDoor) *buildingRig {
+func newBuildingRig(t *testing.T, doors []rigDoor, env ...string) *buildingRig {
 	t.Helper()
 	browser := newBrowser(t)
 	simBin, err := simtest.Build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, daemonConfig{Env: []string{"CIVIC_MQTT_LISTEN=127.0.0.1:0"}})
+	d := startDaemon(t, daemonConfig{Env: append([]string{"CIVIC_MQTT_LISTEN=127.0.0.1:0"}, env...)})
 	broker := d.logField(t, "mqtt broker listening", "addr")
 	if !strings.HasPrefix(broker, "127.0.0.1:") {
 		t.Fatalf("the broker listens on %q, want loopback", broker)
@@ -89,11 +93,15 @@ func newBuildingRig(t *testing.T, doors []rigDoor) *buildingRig {
 	fmt.Fprintf(&sim, "heartbeat: 5s\ncontrollers:\n  - id: %s\n    password: %q\n    doors:\n", rigController, password)
 	var levelDoors []map[string]any
 	for _, dr := range doors {
-		r.call(t, "building.doors.create", map[string]any{"door": map[string]any{
+		door := map[string]any{
 			"id": dr.ID, "name": dr.Name, "floor": "f1", "controller": rigController,
 			"reader_in": dr.ID + "-in", "reader_out": dr.ID + "-out",
 			"unlock_seconds": dr.UnlockSeconds, "held_open_seconds": dr.HeldOpenSeconds,
-		}}, nil)
+		}
+		if dr.Station != "" {
+			door["station_extension"], door["station_digit"] = dr.Station, dr.StationDigit
+		}
+		r.call(t, "building.doors.create", map[string]any{"door": door}, nil)
 		fmt.Fprintf(&sim, "      - id: %s\n        unlock_s: %d\n        readers:\n          - {id: %s-in, direction: in}\n          - {id: %s-out, direction: out}\n",
 			dr.ID, max(dr.UnlockSeconds, 1), dr.ID, dr.ID)
 		levelDoors = append(levelDoors, map[string]any{"door": dr.ID})
