@@ -45,12 +45,13 @@ type daemon struct {
 	// DataDir is the daemon's data directory (the store is there).
 	DataDir string
 
-	sipAddrs chan string // the SIP listener's host:port, once logged
-	cmd      *exec.Cmd
-	logs     *tailBuffer
-	exited   chan struct{}
-	waitErr  error
-	once     sync.Once
+	sipAddrs  chan string // the SIP listener's host:port, once logged
+	mqttAddrs chan string // the embedded MQTT broker's host:port, once logged
+	cmd       *exec.Cmd
+	logs      *tailBuffer
+	exited    chan struct{}
+	waitErr   error
+	once      sync.Once
 }
 
 // startDaemon starts bin with a fresh data directory under dir and waits
@@ -63,12 +64,13 @@ func startDaemon(ctx context.Context, bin, dir string, extraEnv ...string) (*dae
 		return nil, err
 	}
 	d := &daemon{
-		Password: rand.Text(),
-		TLS:      &tls.Config{InsecureSkipVerify: true}, // the daemon's self-signed certificate, on loopback
-		DataDir:  data,
-		sipAddrs: make(chan string, 1),
-		logs:     &tailBuffer{},
-		exited:   make(chan struct{}),
+		Password:  rand.Text(),
+		TLS:       &tls.Config{InsecureSkipVerify: true}, // the daemon's self-signed certificate, on loopback
+		DataDir:   data,
+		sipAddrs:  make(chan string, 1),
+		mqttAddrs: make(chan string, 1),
+		logs:      &tailBuffer{},
+		exited:    make(chan struct{}),
 	}
 	cmd := exec.Command(bin, "--data-dir", data)
 	cmd.Dir = dir // no configs/civicd.yaml here: only defaults and the environment apply
@@ -153,15 +155,17 @@ func (d *daemon) waitHealthy(ctx context.Context) error {
 
 // scan copies the daemon's stderr into the log and reports the console URL
 // from the JSON line {"msg":"console listening","url":...} and the SIP
-// address from {"msg":"sip listening","addr":...}.
+// address from {"msg":"sip listening","addr":...} and the embedded MQTT
+// broker's from {"msg":"mqtt broker listening","addr":...} (only when
+// CIVIC_MQTT_LISTEN is set, e.g. to 127.0.0.1:0).
 func (d *daemon) scan(r io.Reader, urls chan<- string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	foundURL, foundSIP := false, false
+	foundURL, foundSIP, foundMQTT := false, false, false
 	for sc.Scan() {
 		line := sc.Bytes()
 		_, _ = d.logs.Write(append(bytes.Clone(line), '\n'))
-		if foundURL && foundSIP || !bytes.Contains(line, []byte(" listening")) {
+		if foundURL && foundSIP && foundMQTT || !bytes.Contains(line, []byte(" listening")) {
 			continue
 		}
 		var rec struct {
@@ -179,6 +183,9 @@ func (d *daemon) scan(r io.Reader, urls chan<- string) {
 		case !foundSIP && rec.Msg == "sip listening" && rec.Addr != "":
 			foundSIP = true
 			d.sipAddrs <- rec.Addr
+		case !foundMQTT && rec.Msg == "mqtt broker listening" && rec.Addr != "":
+			foundMQTT = true
+			d.mqttAddrs <- rec.Addr
 		}
 	}
 	_, _ = io.Copy(d.logs, r) // keep draining so the daemon never blocks on a full pipe
@@ -194,6 +201,22 @@ func (d *daemon) waitSIP(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("civicd exited before SIP listened (%v); log:\n%s", d.waitErr, d.logs.tail(30))
 	case <-time.After(20 * time.Second):
 		return "", fmt.Errorf("civicd did not log \"sip listening\" within 20 s; log:\n%s", d.logs.tail(30))
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// waitMQTT returns the address civicd's embedded MQTT broker listens on,
+// once it has logged it (the daemon must be started with
+// CIVIC_MQTT_LISTEN set).
+func (d *daemon) waitMQTT(ctx context.Context) (string, error) {
+	select {
+	case addr := <-d.mqttAddrs:
+		return addr, nil
+	case <-d.exited:
+		return "", fmt.Errorf("civicd exited before its MQTT broker listened (%v); log:\n%s", d.waitErr, d.logs.tail(30))
+	case <-time.After(20 * time.Second):
+		return "", fmt.Errorf("civicd did not log \"mqtt broker listening\" within 20 s; log:\n%s", d.logs.tail(30))
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}

@@ -20,6 +20,13 @@
 //
 //	go run ./cmd/civicbench -scenario sip
 //
+// With -scenario building it measures the access-control side (issue 5):
+// civicsim's simulated door controllers swiping cards over MQTT against
+// civicd's embedded broker (card → decision latency), and door changes
+// fanned out to console websockets on building.doors (see building.go).
+//
+//	go run ./cmd/civicbench -scenario building
+//
 // It is a developer tool: it needs Linux (/proc), the go command when
 // -civicd is not given, and sipp (and kamailio) for the SIP parts; nothing
 // imports it.
@@ -36,6 +43,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +76,13 @@ type options struct {
 	callHold                  time.Duration
 	relayCalls, relayRate     int
 	relayHold, sipPartTimeout time.Duration
+
+	civicsim                       string
+	bControllers, bDoors           int
+	bCardholders, bNoAccess, bUnkn int
+	bSwipeRate, bChangeRate        float64
+	bWatchers                      int
+	bWindow, bWarmup, bPartTimeout time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -75,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("civicbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.civicd, "civicd", "", "a built civicd binary; default: go build ./cmd/civicd into a temporary directory")
-	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); a comma-separated list also works")
+	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); building (building-swipes and building-fanout); a comma-separated list also works")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "measurement window of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "wait after every track delivers, before the window")
 	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run, build included")
@@ -100,6 +115,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.relayRate, "sip-relay-rate", 50, "calls/s while sip-relay sets its calls up")
 	fs.DurationVar(&o.relayHold, "sip-relay-hold", 30*time.Second, "length of each call in sip-relay")
 	fs.DurationVar(&o.sipPartTimeout, "sip-part-timeout", 3*time.Minute, "bound on each SIP part, start-up to tear-down")
+	fs.StringVar(&o.civicsim, "civicsim", "", "a built civicsim binary, for the building parts; default: go build ./cmd/civicsim into the scratch directory")
+	fs.IntVar(&o.bControllers, "building-controllers", 10, "simulated door controllers in the building parts")
+	fs.IntVar(&o.bDoors, "building-doors", 50, "doors per controller (each with an in and an out reader)")
+	fs.IntVar(&o.bCardholders, "building-cardholders", 1000, "cardholders (one card each) in building-swipes")
+	fs.IntVar(&o.bNoAccess, "building-no-access", 100, "of the cardholders, how many have no access level (denied no_access)")
+	fs.IntVar(&o.bUnkn, "building-unknown-cards", 100, "cards swiped in building-swipes that no cardholder has (denied unknown_card)")
+	fs.Float64Var(&o.bSwipeRate, "building-swipe-rate", 200, "card swipes/s over every reader in building-swipes")
+	fs.Float64Var(&o.bChangeRate, "building-change-rate", 100, "door changes/s in building-fanout")
+	fs.IntVar(&o.bWatchers, "building-watchers", 50, "console websockets subscribed to building.doors in building-fanout")
+	fs.DurationVar(&o.bWindow, "building-window", 30*time.Second, "measurement window of each building part")
+	fs.DurationVar(&o.bWarmup, "building-warmup", 3*time.Second, "wait after every controller connected (and the websockets subscribed), before the window")
+	fs.DurationVar(&o.bPartTimeout, "building-part-timeout", 3*time.Minute, "bound on each building part, start-up to tear-down")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -107,10 +134,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "civicbench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	chosen, sipChosen, err := pick(o.scenario)
-	if err != nil {
-		fmt.Fprintln(stderr, "civicbench:", err)
-		return 2
+	rest, bldChosen := pickBuilding(o.scenario)
+	var chosen []scenario
+	var sipChosen []string
+	if rest != "" || len(bldChosen) == 0 {
+		var err error
+		if chosen, sipChosen, err = pick(rest); err != nil {
+			fmt.Fprintln(stderr, "civicbench:", err)
+			return 2
+		}
 	}
 	level := slog.LevelWarn
 	if o.verbose {
@@ -122,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if err := bench(ctx, o, chosen, sipChosen, stdout, log); err != nil {
+	if err := bench(ctx, o, chosen, sipChosen, bldChosen, stdout, log); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (the -timeout is %s)", err, o.timeout)
 		}
@@ -161,15 +193,37 @@ func pick(names string) ([]scenario, []string, error) {
 			}
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip or one of sip-register, sip-kamailio, sip-calls, sip-relay", name)
+			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip, building or one of sip-register, sip-kamailio, sip-calls, sip-relay, building-swipes, building-fanout", name)
 		}
 	}
 	return conf, sip, nil
 }
 
+// pickBuilding takes the building parts out of the -scenario list
+// ("building" is both) and returns the rest of the list.
+func pickBuilding(names string) (rest string, parts []string) {
+	var others []string
+	for name := range strings.SplitSeq(names, ",") {
+		name = strings.TrimSpace(name)
+		found := false
+		for _, p := range buildingParts {
+			if name == "building" || name == p.Name {
+				found = true
+				if !slices.Contains(parts, p.Name) {
+					parts = append(parts, p.Name)
+				}
+			}
+		}
+		if !found && name != "" {
+			others = append(others, name)
+		}
+	}
+	return strings.Join(others, ","), parts
+}
+
 // bench builds civicd if needed and runs each scenario on a fresh daemon,
 // printing its table as soon as it is done.
-func bench(ctx context.Context, o options, chosen []scenario, sipChosen []string, w io.Writer, log *slog.Logger) error {
+func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChosen []string, w io.Writer, log *slog.Logger) error {
 	dir, err := os.MkdirTemp("", "civicbench-")
 	if err != nil {
 		return err
@@ -188,7 +242,15 @@ func bench(ctx context.Context, o options, chosen []scenario, sipChosen []string
 	}
 	ticks, exact := clockTicks()
 	if len(chosen) == 0 {
-		return benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log)
+		if len(sipChosen) > 0 {
+			if err := benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log); err != nil {
+				return err
+			}
+		}
+		if len(bldChosen) > 0 {
+			return benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log)
+		}
+		return nil
 	}
 	cfg := config{
 		Civicd: bin, Dir: dir, Warmup: o.warmup, Window: o.window, MeetingLimit: o.limit,
@@ -225,9 +287,53 @@ func bench(ctx context.Context, o options, chosen []scenario, sipChosen []string
 		writeSummary(w, results, cores)
 	}
 	if len(sipChosen) > 0 {
-		return benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log)
+		if err := benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log); err != nil {
+			return err
+		}
+	}
+	if len(bldChosen) > 0 {
+		return benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log)
 	}
 	return nil
+}
+
+// benchBuilding runs the building parts and prints their tables.
+func benchBuilding(ctx context.Context, o options, bin, dir string, ticks int64, parts []string, w io.Writer, log *slog.Logger) error {
+	cfg := buildingConfig{
+		Civicd: bin, Civicsim: o.civicsim, Dir: dir, Ticks: ticks, Log: log, Timeout: o.bPartTimeout,
+		Controllers: o.bControllers, DoorsPer: o.bDoors, Warmup: o.bWarmup, Window: o.bWindow,
+		Cardholders: o.bCardholders, NoAccess: o.bNoAccess, Unknown: o.bUnkn, SwipeRate: o.bSwipeRate,
+		ChangeRate: o.bChangeRate, Watchers: o.bWatchers,
+	}
+	for kv := range strings.SplitSeq(o.daemonEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if !strings.Contains(kv, "=") {
+				return fmt.Errorf("-daemon-env: %q is not KEY=VALUE", kv)
+			}
+			cfg.DaemonEnv = append(cfg.DaemonEnv, kv)
+		}
+	}
+	if cfg.Controllers < 1 || cfg.DoorsPer < 1 || cfg.SwipeRate <= 0 || cfg.ChangeRate <= 0 || cfg.Watchers < 1 ||
+		cfg.Cardholders < 0 || cfg.NoAccess < 0 || cfg.NoAccess > cfg.Cardholders || cfg.Unknown < 0 || cfg.Cardholders+cfg.Unknown < 1 {
+		return errors.New("the -building-* counts and rates must be positive, with at most as many no-access cardholders as cardholders")
+	}
+	if cfg.Civicsim == "" {
+		log.Info("building civicsim")
+		var err error
+		if cfg.Civicsim, err = buildSim(ctx, dir); err != nil {
+			return err
+		}
+	}
+	before := allProcs()
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
+	fmt.Fprintf(w, "## civicbench building\n\n")
+	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s; a fresh civicd (log level info, embedded MQTT broker) for each part, civicsim as a separate process, everything on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
+		strings.Join(os.Args[1:], " "), runtime.NumCPU(), cpuModel(), runtime.Version(), busy.Seconds())
+	_, err := runBuilding(ctx, cfg, parts, w)
+	return err
 }
 
 // benchSIP runs the SIP parts and prints their tables and summary.
