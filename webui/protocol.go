@@ -354,23 +354,6 @@ var Messages = []MessageSpec{
 	{TypePlacementsDelete, adminOnly, PlacementKeyParams{}, struct{}{}, true, "Take a device off its floor's plan."},
 }
 
-// AuditedByModule maps the requests whose module audits them itself to
-// the module's audit action: building writes one entry for each door
-// command and alarm change, with its outcome, and the console writes
-// none of its own for them, so each command has exactly one entry. The
-// console still audits what never reaches the module: a refusal by the
-// role table (under the request type, as for every request), and a
-// request it cannot read (under the module's action).
-var AuditedByModule = map[string]string{
-	TypeDoorsUnlock:      "building.unlock",
-	TypeDoorsUnlockUntil: "building.unlock_until",
-	TypeDoorsLock:        "building.lock",
-	TypeLockdownStart:    "building.lockdown",
-	TypeLockdownRelease:  "building.lockdown_release",
-	TypeAlarmsAck:        "building.alarm_acknowledge",
-	TypeAlarmsResolve:    "building.alarm_resolve",
-}
-
 // Envelope is every client message: the type, the request id and the
 // type's own fields side by side (Home Assistant style).
 type Envelope struct {
