@@ -2,6 +2,7 @@ package building
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -322,5 +323,51 @@ func TestAuthenticate(t *testing.T) {
 	}
 	if !strings.HasPrefix(hash, "$2") || strings.Contains(hash, "a-new-password") {
 		t.Errorf("stored password %q is not a bcrypt hash", hash)
+	}
+}
+
+// TestImportCardholders: an import creates and updates in one go, keeps a
+// PIN it is not given, and refuses everything when one input is bad.
+func TestImportCardholders(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.seed(t)
+	s := e.s
+	if _, err := s.CreateCardholder(ctx, CardholderInput{Cardholder: Cardholder{ID: "old", Name: "Old", Cards: []string{"C100"}}, PIN: "4821"}); err != nil {
+		t.Fatal(err)
+	}
+	in := []CardholderInput{
+		{Cardholder: Cardholder{ID: "old", Name: "Old Renamed", Cards: []string{"C100"}}},
+		{Cardholder: Cardholder{ID: "n1", Name: "New One", Cards: []string{"C101"}}},
+		{Cardholder: Cardholder{ID: "n2", Name: "New Two", Cards: []string{"C102"}}},
+	}
+	created, updated, err := s.ImportCardholders(ctx, in)
+	if err != nil || created != 2 || updated != 1 {
+		t.Fatalf("import: %d created, %d updated, %v; want 2, 1", created, updated, err)
+	}
+	old, err := s.Cardholder("old")
+	if err != nil || old.Name != "Old Renamed" || !old.HasPIN {
+		t.Fatalf("old after the import: %+v, %v; want renamed with its PIN kept", old, err)
+	}
+	if h, err := s.Cardholder("n2"); err != nil || len(h.Cards) != 1 {
+		t.Fatalf("n2: %+v, %v", h, err)
+	}
+
+	bad := []CardholderInput{
+		{Cardholder: Cardholder{ID: "n3", Name: "Fine", Cards: []string{"C103"}}},
+		{Cardholder: Cardholder{ID: "n4", Name: ""}},
+	}
+	if _, _, err := s.ImportCardholders(ctx, bad); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "cardholder 2") {
+		t.Fatalf("a bad second input: %v, want invalid naming cardholder 2", err)
+	}
+	if _, err := s.Cardholder("n3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("n3 was written though the import was refused: %v", err)
+	}
+	dup := []CardholderInput{{Cardholder: Cardholder{ID: "x", Name: "X"}}, {Cardholder: Cardholder{ID: "x", Name: "Y"}}}
+	if _, _, err := s.ImportCardholders(ctx, dup); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("duplicate ids: %v, want invalid", err)
+	}
+	if _, _, err := s.ImportCardholders(ctx, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an empty import: %v, want invalid", err)
 	}
 }

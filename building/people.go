@@ -60,19 +60,12 @@ func (s *Service) CreateCardholder(ctx context.Context, in CardholderInput) (Car
 	if err != nil {
 		return Cardholder{}, err
 	}
-	c.HasPIN = len(hash) > 0
-	now := ms(s.now())
 	return result(c, s.change(ctx, "create cardholder "+c.ID, func(tx *sql.Tx) error {
 		if err := mustNotExist(ctx, tx, tHolders, c.ID, "cardholder"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO building_cardholders (id, name, department, pin_hash, valid_from, valid_until,
-			status, responder, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Name, c.Department, string(hash), nullMS(c.ValidFrom), nullMS(c.ValidUntil), c.Status, c.Responder, now, now)
-		if err != nil {
-			return err
-		}
-		return writeHolderLinks(ctx, tx, c)
+		_, err := putCardholder(ctx, tx, &c, hash, ms(s.now()))
+		return err
 	}))
 }
 
@@ -91,25 +84,15 @@ func (s *Service) UpdateCardholder(ctx context.Context, id string, in Cardholder
 		return Cardholder{}, err
 	}
 	err = s.change(ctx, "update cardholder "+id, func(tx *sql.Tx) error {
-		var old string
-		err := tx.QueryRowContext(ctx, `SELECT pin_hash FROM building_cardholders WHERE id = ?`, id).Scan(&old)
-		if errors.Is(err, sql.ErrNoRows) {
+		ok, err := exists(ctx, tx, tHolders, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("%w: there is no cardholder %s", ErrNotFound, id)
 		}
-		if err != nil {
-			return err
-		}
-		if hash == nil {
-			hash = []byte(old)
-		}
-		c.HasPIN = len(hash) > 0
-		_, err = tx.ExecContext(ctx, `UPDATE building_cardholders SET name = ?, department = ?, pin_hash = ?, valid_from = ?,
-			valid_until = ?, status = ?, responder = ?, updated_at = ? WHERE id = ?`,
-			c.Name, c.Department, string(hash), nullMS(c.ValidFrom), nullMS(c.ValidUntil), c.Status, c.Responder, ms(s.now()), id)
-		if err != nil {
-			return err
-		}
-		return writeHolderLinks(ctx, tx, c)
+		_, err = putCardholder(ctx, tx, &c, hash, ms(s.now()))
+		return err
 	})
 	return result(c, err)
 }
@@ -120,6 +103,93 @@ func (s *Service) DeleteCardholder(ctx context.Context, id string) error {
 	return s.change(ctx, "delete cardholder "+id, func(tx *sql.Tx) error {
 		return deleteRow(ctx, tx, tHolders, id, "cardholder")
 	})
+}
+
+// MaxImport is the most cardholders one import may carry.
+const MaxImport = 10000
+
+// ImportCardholders creates or updates many cardholders at once, in one
+// transaction and one reload of the in-memory model: a site's first
+// load, or a sync from the personnel system. Every input is checked
+// before anything is written; one bad input refuses the whole import,
+// naming its position. It returns how many were created and updated.
+func (s *Service) ImportCardholders(ctx context.Context, in []CardholderInput) (created, updated int, err error) {
+	if len(in) == 0 || len(in) > MaxImport {
+		return 0, 0, invalidf("an import holds 1-%d cardholders", MaxImport)
+	}
+	type row struct {
+		c    Cardholder
+		hash []byte
+	}
+	rows := make([]row, len(in))
+	seen := make(map[string]int, len(in))
+	for i, x := range in {
+		if x.ID == "" {
+			x.ID = newID("ch-")
+		}
+		c, err := x.Cardholder.normalize()
+		if err != nil {
+			return 0, 0, fmt.Errorf("cardholder %d (%s): %w", i+1, x.ID, err)
+		}
+		if j, dup := seen[c.ID]; dup {
+			return 0, 0, invalidf("cardholders %d and %d have the same id %s", j+1, i+1, c.ID)
+		}
+		seen[c.ID] = i
+		hash, err := pinHash(x)
+		if err != nil {
+			return 0, 0, fmt.Errorf("cardholder %d (%s): %w", i+1, c.ID, err)
+		}
+		rows[i] = row{c, hash}
+	}
+	err = s.change(ctx, fmt.Sprintf("import %d cardholders", len(in)), func(tx *sql.Tx) error {
+		created, updated = 0, 0
+		now := ms(s.now())
+		for i, r := range rows {
+			isNew, err := putCardholder(ctx, tx, &r.c, r.hash, now)
+			if err != nil {
+				return fmt.Errorf("cardholder %d (%s): %w", i+1, r.c.ID, err)
+			}
+			if isNew {
+				created++
+			} else {
+				updated++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return created, updated, nil
+}
+
+// putCardholder writes c (with PIN hash; nil keeps a stored one) as a new
+// or an updated row, and its cards and access levels. It reports whether
+// the row is new.
+func putCardholder(ctx context.Context, tx *sql.Tx, c *Cardholder, hash []byte, now int64) (bool, error) {
+	var old string
+	err := tx.QueryRowContext(ctx, `SELECT pin_hash FROM building_cardholders WHERE id = ?`, c.ID).Scan(&old)
+	isNew := errors.Is(err, sql.ErrNoRows)
+	if err != nil && !isNew {
+		return false, err
+	}
+	if hash == nil {
+		hash = []byte(old)
+	}
+	c.HasPIN = len(hash) > 0
+	if isNew {
+		_, err = tx.ExecContext(ctx, `INSERT INTO building_cardholders (id, name, department, pin_hash, valid_from, valid_until,
+			status, responder, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.Department, string(hash), nullMS(c.ValidFrom), nullMS(c.ValidUntil), c.Status, c.Responder, now, now)
+	} else {
+		_, err = tx.ExecContext(ctx, `UPDATE building_cardholders SET name = ?, department = ?, pin_hash = ?, valid_from = ?,
+			valid_until = ?, status = ?, responder = ?, updated_at = ? WHERE id = ?`,
+			c.Name, c.Department, string(hash), nullMS(c.ValidFrom), nullMS(c.ValidUntil), c.Status, c.Responder, now, c.ID)
+	}
+	if err != nil {
+		return false, err
+	}
+	return isNew, writeHolderLinks(ctx, tx, *c)
 }
 
 // pinHash returns the hash to store for in's PIN: nil to keep the old
