@@ -55,6 +55,7 @@ type Building interface {
 	DeleteDoor(ctx context.Context, id string) error
 	Cardholders() []building.Cardholder
 	CreateCardholder(ctx context.Context, in building.CardholderInput) (building.Cardholder, error)
+	ImportCardholders(ctx context.Context, in []building.CardholderInput) (created, updated int, err error)
 	UpdateCardholder(ctx context.Context, id string, in building.CardholderInput) (building.Cardholder, error)
 	DeleteCardholder(ctx context.Context, id string) error
 	AccessLevels() []building.AccessLevel

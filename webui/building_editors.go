@@ -211,6 +211,12 @@ func editorHandlers() map[string]handlerFunc {
 				v, err := b.CreateCardholder(ctx, p.Cardholder)
 				return edited{result: CardholderResult{holderJSON(v)}, target: named("cardholder", v.ID), detail: describeHolder(v, p.Cardholder)}, err
 			}),
+		TypeCardholdersImport: edit(func(p CardholdersImportParams) string { return fmt.Sprintf("%d cardholders", len(p.Cardholders)) }, nil,
+			func(ctx context.Context, b Building, p CardholdersImportParams) (edited, error) {
+				created, updated, err := b.ImportCardholders(ctx, p.Cardholders)
+				return edited{result: CardholdersImportResult{Created: created, Updated: updated},
+					detail: fmt.Sprintf("%d created, %d updated", created, updated)}, err
+			}),
 		TypeCardholdersUpdate: edit(func(p CardholderParams) string { return named("cardholder", p.Cardholder.ID) },
 			func(p CardholderParams) error {
 				return needID(p.Cardholder.ID, "cardholder.id", "cardholder to change")

@@ -49,6 +49,9 @@ func recordBuildingGoldens(t *testing.T, ts *testServer, record func(string, map
 	ask(admin, TypeAccessLevelsCreate, map[string]any{"access_level": map[string]any{"id": "staff", "name": "Staff", "doors": []any{map[string]any{"door": "east", "schedule": "office"}}}})
 	ask(admin, TypeCardholdersCreate, map[string]any{"cardholder": map[string]any{"id": "alice", "name": "王丽 Alice", "department": "Facilities",
 		"cards": []string{"04:a3:1f"}, "pin": "4821", "valid_until": "2027-01-01T00:00:00+08:00", "access_levels": []string{"staff"}}})
+	ask(admin, TypeCardholdersImport, map[string]any{"cardholders": []any{
+		map[string]any{"id": "bob", "name": "Bob", "cards": []string{"B-1"}},
+		map[string]any{"id": "carol", "name": "Carol", "cards": []string{"C-1"}, "access_levels": []string{"staff"}}}})
 	ask(admin, TypeHolidaysSet, map[string]any{"date": "2026-10-01", "name": "National Day"})
 	ask(admin, TypePlacementsSet, map[string]any{"kind": "door", "device": "east", "floor": "f1", "x": 0.25, "y": 0.5})
 

@@ -264,6 +264,18 @@ type CardholderParams struct {
 	Cardholder building.CardholderInput `json:"cardholder"`
 }
 
+// CardholdersImportParams are the cardholders of an import.
+type CardholdersImportParams struct {
+	Cardholders []building.CardholderInput `json:"cardholders"`
+}
+
+// CardholdersImportResult says how many cardholders an import created
+// and updated.
+type CardholdersImportResult struct {
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+}
+
 // CardholderResult carries one cardholder, without a PIN.
 type CardholderResult struct {
 	Cardholder building.Cardholder `json:"cardholder"`

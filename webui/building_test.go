@@ -442,6 +442,8 @@ func (ts *testServer) buildingCase(typ string, n int) (map[string]any, bool) {
 		return map[string]any{"door": map[string]any{"id": id("d"), "name": "Renamed", "floor": "f1", "controller": "c1", "reader_in": id("rd")}, "door_id": id("d")}, true
 	case TypeCardholdersCreate:
 		return map[string]any{"cardholder": map[string]any{"id": id("h"), "name": "Holder", "cards": []string{id("K")}}}, true
+	case TypeCardholdersImport:
+		return map[string]any{"cardholders": []any{map[string]any{"id": id("h"), "name": "Holder", "cards": []string{id("K")}}}}, true
 	case TypeCardholdersUpdate, TypeCardholdersDelete:
 		must(ts.bld.CreateCardholder(ctx, building.CardholderInput{Cardholder: building.Cardholder{ID: id("h"), Name: "Holder"}}))
 		return map[string]any{"cardholder": map[string]any{"id": id("h"), "name": "Renamed"}, "cardholder_id": id("h")}, true

@@ -114,6 +114,7 @@ const (
 	TypeDoorsDelete        = "building.doors.delete"
 	TypeCardholdersList    = "building.cardholders.list"
 	TypeCardholdersCreate  = "building.cardholders.create"
+	TypeCardholdersImport  = "building.cardholders.import"
 	TypeCardholdersUpdate  = "building.cardholders.update"
 	TypeCardholdersDelete  = "building.cardholders.delete"
 	TypeAccessLevelsList   = "building.access_levels.list"
@@ -336,6 +337,7 @@ var Messages = []MessageSpec{
 	{TypeDoorsDelete, adminOnly, DoorIDParams{}, struct{}{}, true, "Delete a door; its access events and alarms stay."},
 	{TypeCardholdersList, doorKeepers, nil, CardholdersResult{}, false, "Every cardholder, by id. No PINs."},
 	{TypeCardholdersCreate, adminOnly, CardholderParams{}, CardholderResult{}, true, "Create a cardholder with cards, an optional PIN and access levels."},
+	{TypeCardholdersImport, adminOnly, CardholdersImportParams{}, CardholdersImportResult{}, true, "Create or update many cardholders at once (at most 10,000), all or none."},
 	{TypeCardholdersUpdate, adminOnly, CardholderParams{}, CardholderResult{}, true, "Replace the details of the cardholder `cardholder.id`. An empty PIN keeps the old one; `clear_pin` removes it."},
 	{TypeCardholdersDelete, adminOnly, CardholderIDParams{}, struct{}{}, true, "Delete a cardholder and their cards; their access events stay."},
 	{TypeAccessLevelsList, doorKeepers, nil, AccessLevelsResult{}, false, "Every access level, by id."},

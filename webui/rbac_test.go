@@ -96,6 +96,7 @@ var wantRoles = map[string][]auth.Role{
 	TypeDoorsDelete:        {auth.RoleAdmin},
 	TypeCardholdersList:    {auth.RoleAdmin, auth.RoleFacilities},
 	TypeCardholdersCreate:  {auth.RoleAdmin},
+	TypeCardholdersImport:  {auth.RoleAdmin},
 	TypeCardholdersUpdate:  {auth.RoleAdmin},
 	TypeCardholdersDelete:  {auth.RoleAdmin},
 	TypeAccessLevelsList:   {auth.RoleAdmin, auth.RoleFacilities},

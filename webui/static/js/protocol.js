@@ -84,6 +84,7 @@ export const REQUEST_TYPES = Object.freeze({
   BUILDING_DOORS_DELETE: "building.doors.delete",
   BUILDING_CARDHOLDERS_LIST: "building.cardholders.list",
   BUILDING_CARDHOLDERS_CREATE: "building.cardholders.create",
+  BUILDING_CARDHOLDERS_IMPORT: "building.cardholders.import",
   BUILDING_CARDHOLDERS_UPDATE: "building.cardholders.update",
   BUILDING_CARDHOLDERS_DELETE: "building.cardholders.delete",
   BUILDING_ACCESS_LEVELS_LIST: "building.access_levels.list",
