@@ -351,7 +351,7 @@ func (s *Service) doorStatusLocked(id string) DoorStatus {
 	st := DoorStatus{
 		ID: id, Name: d.Name, Floor: d.Floor, Building: d.building, Controller: d.Controller,
 		Mode: d.Mode, Lockdown: s.inLockdownLocked(d), Lock: rt.lock, Contact: rt.contact, Tamper: rt.tamper,
-		UnlockedUntil: rt.unlockedUntil, Cameras: slices.Clone(d.Cameras),
+		UnlockedUntil: rt.unlockedUntil, UnlockSeconds: d.UnlockSeconds, Cameras: slices.Clone(d.Cameras),
 	}
 	if c := s.ctrls[d.Controller]; c != nil {
 		st.Online = c.online

@@ -22,6 +22,7 @@ const (
 	KindDoorRemoved      = "building.door_removed"      // the door was deleted
 	KindLockdownStarted  = "building.lockdown_started"  // a building or floor was locked down
 	KindLockdownReleased = "building.lockdown_released" // a lockdown ended
+	KindFloorChanged     = "building.floor_changed"     // a floor plan was uploaded or removed, or a device placed or moved on it
 
 	KindAlarmRaised       = "building.alarm_raised"       // a new alarm
 	KindAlarmRepeated     = "building.alarm_repeated"     // an open alarm's condition occurred again (Count grew)
@@ -58,7 +59,10 @@ type DoorStatus struct {
 	Alarm bool `json:"alarm"`
 	// UnlockedUntil is set while an UnlockUntil is in force.
 	UnlockedUntil time.Time `json:"unlocked_until,omitzero"`
-	Cameras       []string  `json:"cameras"`
+	// UnlockSeconds is how long a grant or a momentary unlock releases
+	// the lock (the door's setting), the console's default for Unlock.
+	UnlockSeconds int      `json:"unlock_seconds"`
+	Cameras       []string `json:"cameras"`
 	// LastCommand is the newest command given to the door.
 	LastCommand *CommandStatus `json:"last_command,omitempty"`
 	ChangedAt   time.Time      `json:"changed_at,omitzero"`
@@ -112,6 +116,20 @@ type AlarmEvent struct {
 	Kind  string `json:"-"`
 	Alarm Alarm  `json:"alarm"`
 }
+
+// FloorEvent says a floor's plan or the placements on it changed, so
+// every console redraws it: the floor (Plan tells whether it has a plan)
+// and every device placed on it.
+type FloorEvent struct {
+	Floor      Floor       `json:"floor"`
+	Placements []Placement `json:"placements"`
+}
+
+// EventTopic implements events.Payload.
+func (FloorEvent) EventTopic() events.Topic { return TopicDoors }
+
+// EventKind implements events.Payload.
+func (FloorEvent) EventKind() string { return KindFloorChanged }
 
 // EventTopic implements events.Payload.
 func (AlarmEvent) EventTopic() events.Topic { return TopicAlarms }

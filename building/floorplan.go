@@ -53,6 +53,7 @@ func (s *Service) SetFloorPlan(ctx context.Context, floor string, data []byte) (
 	if err != nil {
 		return Floor{}, err
 	}
+	s.publishFloor(floor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m.floors[floor], nil
@@ -74,7 +75,7 @@ func (s *Service) FloorPlan(ctx context.Context, floor string) (contentType stri
 
 // DeleteFloorPlan removes a floor's plan; its placements stay.
 func (s *Service) DeleteFloorPlan(ctx context.Context, floor string) error {
-	return s.change(ctx, "delete plan of floor "+floor, func(tx *sql.Tx) error {
+	err := s.change(ctx, "delete plan of floor "+floor, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM building_floor_plans WHERE floor = ?`, floor)
 		if err != nil {
 			return err
@@ -84,6 +85,10 @@ func (s *Service) DeleteFloorPlan(ctx context.Context, floor string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.publishFloor(floor)
+	}
+	return err
 }
 
 // checkFloorPlan checks an uploaded plan and returns its content type.

@@ -328,7 +328,8 @@ func (s *Service) Place(ctx context.Context, p Placement) (Placement, error) {
 	if err != nil {
 		return Placement{}, err
 	}
-	return result(p, s.change(ctx, "place "+p.Kind+" "+p.Device, func(tx *sql.Tx) error {
+	old := s.placedOn(p.Kind, p.Device)
+	err = s.change(ctx, "place "+p.Kind+" "+p.Device, func(tx *sql.Tx) error {
 		if err := mustExist(ctx, tx, tFloors, p.Floor, "floor"); err != nil {
 			return err
 		}
@@ -349,12 +350,21 @@ func (s *Service) Place(ctx context.Context, p Placement) (Placement, error) {
 			ON CONFLICT (kind, device) DO UPDATE SET floor = excluded.floor, x = excluded.x, y = excluded.y`,
 			p.Kind, p.Device, p.Floor, p.X, p.Y)
 		return err
-	}))
+	})
+	if err != nil {
+		return Placement{}, err
+	}
+	if old != "" && old != p.Floor {
+		s.publishFloor(old)
+	}
+	s.publishFloor(p.Floor)
+	return p, nil
 }
 
 // Unplace takes a device off its floor plan.
 func (s *Service) Unplace(ctx context.Context, kind, device string) error {
-	return s.change(ctx, "unplace "+kind+" "+device, func(tx *sql.Tx) error {
+	floor := s.placedOn(kind, device)
+	err := s.change(ctx, "unplace "+kind+" "+device, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM building_placements WHERE kind = ? AND device = ?`, kind, device)
 		if err != nil {
 			return err
@@ -364,4 +374,34 @@ func (s *Service) Unplace(ctx context.Context, kind, device string) error {
 		}
 		return nil
 	})
+	if err == nil && floor != "" {
+		s.publishFloor(floor)
+	}
+	return err
+}
+
+// placedOn returns the floor a device is placed on, or "".
+func (s *Service) placedOn(kind, device string) string {
+	for _, f := range s.Floors() {
+		for _, p := range s.Placements(f.ID) {
+			if p.Kind == kind && p.Device == device {
+				return f.ID
+			}
+		}
+	}
+	return ""
+}
+
+// publishFloor announces floor id's plan and placements after a change.
+func (s *Service) publishFloor(id string) {
+	for _, f := range s.Floors() {
+		if f.ID == id {
+			ps := s.Placements(id)
+			if ps == nil {
+				ps = []Placement{}
+			}
+			s.publish(FloorEvent{Floor: f, Placements: ps})
+			return
+		}
+	}
 }

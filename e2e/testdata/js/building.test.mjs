@@ -241,3 +241,20 @@ test("the protocol names every building request and topic the page uses", () => 
   }
   for (const t of ["building.doors", "building.alarms", "building.access", "building.controllers"]) assert.ok(Object.values(TOPICS).includes(t), t);
 });
+
+test("floor events: the floor's plan and its placements replace what was known", () => {
+  const s = m.emptyState();
+  s.floors = [{ id: "f1", building: "b1", name: "One", level: 1 }, { id: "f2", building: "b1", name: "Two", level: 2 }];
+  s.placements = [
+    { kind: "door", device: "d1", floor: "f1", x: 0.1, y: 0.1 },
+    { kind: "door", device: "d2", floor: "f2", x: 0.2, y: 0.2 },
+  ];
+  const id = m.applyFloorEvent(s, {
+    floor: { id: "f1", building: "b1", name: "One", level: 1, plan: "image/svg+xml" },
+    placements: [{ kind: "door", device: "d2", floor: "f1", x: 0.5, y: 0.5 }],
+  });
+  assert.equal(id, "f1");
+  assert.equal(s.floors.find((f) => f.id === "f1").plan, "image/svg+xml");
+  assert.deepEqual(s.placements.map((p) => `${p.device}@${p.floor}`).sort(), ["d2@f1"]);
+  assert.equal(m.applyFloorEvent(s, { placements: [] }), "");
+});

@@ -92,7 +92,7 @@ export function mountDoorDetail(page) {
     if (inputsFor !== d.id) {
       inputsFor = d.id;
       error.hide();
-      seconds.value = "5";
+      seconds.value = String(d.unlock_seconds || 5); // the door's own unlock time
       until.value = toLocalInput(new Date(Date.now() + 60 * 60 * 1000));
     }
     const lk = doorLook(d);

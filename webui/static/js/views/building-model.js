@@ -31,6 +31,7 @@
  * @property {boolean} online the door's controller is online.
  * @property {boolean} alarm the door has an open alarm.
  * @property {string} [unlocked_until] RFC 3339.
+ * @property {number} [unlock_seconds] how long the door unlocks for a grant or a momentary unlock.
  * @property {string[]} [cameras]
  * @property {CommandStatus} [last_command]
  * @property {string} [changed_at]
@@ -198,6 +199,26 @@ export function applyDoorEvent(s, ev) {
     }
   }
   return "";
+}
+
+/**
+ * applyFloorEvent applies building.floor_changed: the floor's details
+ * (its plan's content type) and every device placed on it. It returns the
+ * floor's id, or "" when the event is unusable.
+ * @param {BuildingState} s
+ * @param {{floor?: Floor, placements?: Placement[]}} d
+ * @returns {string}
+ */
+export function applyFloorEvent(s, d) {
+  const f = d?.floor;
+  if (!f?.id) return "";
+  s.floors = sortFloors([...s.floors.filter((x) => x.id !== f.id), f]);
+  if (s.placements) {
+    const on = arr(d.placements);
+    const moved = new Set(on.map((p) => `${p.kind}/${p.device}`));
+    s.placements = [...s.placements.filter((p) => p.floor !== f.id && !moved.has(`${p.kind}/${p.device}`)), ...on];
+  }
+  return f.id;
 }
 
 /**

@@ -522,6 +522,19 @@ export function mountFloorPlan(page) {
     page.on("doors", (id) => {
       if (id === "*" || page.state.doors.get(id)?.floor === floor) render();
     }),
+    page.on("floor", (id, data) => {
+      // A plan or a placement changed in another console (or this one).
+      const on = Array.isArray(data?.placements) ? data.placements : [];
+      for (const [f, list] of placements) {
+        if (f !== id) placements.set(f, list.filter((p) => !on.some((q) => q.kind === p.kind && q.device === p.device)));
+      }
+      placements.set(id, on);
+      versions.set(id, Date.now());
+      sizes.delete(id);
+      fillFloors();
+      if (id === floor) loadFloor();
+      else render();
+    }),
     page.on("select", (id) => {
       const d = page.state.doors.get(id);
       if (d && d.floor !== floor && page.state.floors.some((f) => f.id === d.floor)) {

@@ -27,6 +27,7 @@ import {
   applyAlarmEvent,
   applyControllerEvent,
   applyDoorEvent,
+  applyFloorEvent,
   applyOverview,
   byName,
   doorLook,
@@ -46,7 +47,7 @@ import { AlarmSound } from "./building-sound.js";
 /** @typedef {import("./building-model.js").AccessEvent} AccessEvent */
 
 /**
- * @typedef {"doors" | "alarms" | "controllers" | "places" | "access" | "select"} Change
+ * @typedef {"doors" | "alarms" | "controllers" | "places" | "access" | "select" | "floor"} Change
  */
 
 /**
@@ -419,6 +420,12 @@ export function mountBuilding(ctx) {
       switch (ev.topic) {
         case TOPICS.BUILDING_DOORS: {
           if (ev.kind === "snapshot") loadOverview(); // places may have changed while away
+          if (ev.kind === "building.floor_changed") {
+            // Another console uploaded a plan or placed a door: redraw.
+            const f = applyFloorEvent(state, ev.data);
+            if (f) emit("floor", f, ev.data);
+            break;
+          }
           const id = applyDoorEvent(state, ev);
           if (id) emit("doors", id);
           break;
