@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -176,6 +178,27 @@ func TestBuildingSetupLockdownAndAccessInBrowser(t *testing.T) {
 			t.Errorf("cardholder row %q", got)
 		}
 		a.shot(t, r.shots, "64-building-setup-cardholders")
+
+		// A CSV import: one new cardholder, and 李明 updated by id.
+		csvPath := filepath.Join(t.TempDir(), "staff.csv")
+		csv := "id,name,department,cards,access_levels,responder\n" +
+			"li,李明 Li Ming,办公室 Office,\"" + rigCard + "; 04:b7:c0:01\",staff,no\n" +
+			"zhao,赵强 Zhao Qiang,保卫处 Security,04C0FFEE,staff,yes\n"
+		if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.do(t, "import staff.csv",
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=setup-import]`)),
+			chromedp.SetUploadFiles(chromedp.CSS(`[data-testid=setup-import-file]`), []string{csvPath}),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-dialog] button[value=ok]`)),
+			chromedp.Click(chromedp.CSS(`[data-testid=confirm-dialog] button[value=ok]`)),
+			chromedp.WaitVisible(chromedp.CSS(setupRow("zhao"))),
+		)
+		if got := a.text(t, setupRow("zhao")); !strings.Contains(got, "04C0FFEE") || !strings.Contains(got, "赵强") {
+			t.Errorf("imported row %q", got)
+		}
+		a.shot(t, r.shots, "64b-building-cardholders-imported")
+		r.pollAudit(t, "building.cardholders.import", func(e auditEntry) bool { return e.Result == "ok" && strings.Contains(e.Detail, "1 created, 1 updated") })
 	})
 
 	step(t, "a granted card before the lockdown", func(t *testing.T) {

@@ -258,3 +258,24 @@ test("floor events: the floor's plan and its placements replace what was known",
   assert.deepEqual(s.placements.map((p) => `${p.device}@${p.floor}`).sort(), ["d2@f1"]);
   assert.equal(m.applyFloorEvent(s, { placements: [] }), "");
 });
+
+test("cardholder import: CSV with quotes, lists, dates and flags; problems named", async () => {
+  const imp = await import(new URL("views/building-import.js", static_).href);
+  const csv = '\uFEFFid,name,department,cards,access_levels,valid_until,status,responder\r\n' +
+    'h1,"Wang, Li",Office,"A1; A2",staff,2027-01-01,active,yes\r\n' +
+    ',"Say ""Hi""",,B1,,,disabled,\n\n';
+  const got = imp.cardholdersFromCSV(csv);
+  assert.equal(got.problem, undefined);
+  assert.equal(got.cardholders.length, 2);
+  assert.deepEqual(got.cardholders[0].cards, ["A1", "A2"]);
+  assert.equal(got.cardholders[0].name, "Wang, Li");
+  assert.equal(got.cardholders[0].responder, true);
+  assert.match(String(got.cardholders[0].valid_until), /^2026-12-31T|^2027-01-01T/);
+  assert.equal(got.cardholders[1].id, undefined);
+  assert.equal(got.cardholders[1].name, 'Say "Hi"');
+  assert.equal(got.cardholders[1].status, "disabled");
+  assert.equal(imp.cardholdersFromCSV("name\n").problem?.key, "bld.import.empty");
+  assert.equal(imp.cardholdersFromCSV("id,cards\nh1,A\n").problem?.key, "bld.import.no_name");
+  assert.equal(imp.cardholdersFromCSV("name,badge\nX,1\n").problem?.vars?.column, "badge");
+  assert.equal(imp.cardholdersFromCSV("name,cards\nX,1\n,2\n").problem?.vars?.row, 3);
+});

@@ -10,6 +10,7 @@
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, confirmDialog, formatTime, h } from "../ui.js";
 import { buildField, checkFields, formDialog, levelDoorsEditor, windowsEditor } from "./building-forms.js";
+import { cardholdersFromCSV } from "./building-import.js";
 import { byName, firstArray, windowsSummary } from "./building-model.js";
 
 /** @typedef {import("./building.js").BuildingPage} BuildingPage */
@@ -288,6 +289,9 @@ export function mountSetup(page) {
   );
   const title = h("h2", { class: "card-title", testid: "setup-title" });
   const newBtn = h("button", { class: "btn btn-primary btn-small", testid: "setup-new", attrs: { type: "button" } });
+  // Cardholders only: import a CSV file (building-import.js).
+  const importFile = /** @type {HTMLInputElement} */ (h("input", { testid: "setup-import-file", class: "visually-hidden", attrs: { type: "file", accept: ".csv,text/csv", tabindex: "-1" } }));
+  const importBtn = h("button", { class: "btn btn-small", testid: "setup-import", i18n: "bld.import.button", attrs: { type: "button" } });
   const error = new ErrorBox("setup-error");
   const thead = h("thead");
   const tbody = h("tbody");
@@ -300,7 +304,7 @@ export function mountSetup(page) {
     h(
       "section",
       { class: "card card-fill" },
-      h("div", { class: "card-head" }, title, newBtn),
+      h("div", { class: "card-head" }, title, h("div", { class: "row-actions" }, importBtn, importFile, newBtn)),
       hint,
       error.el,
       h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "setup-table" }, thead, tbody), empty),
@@ -316,6 +320,7 @@ export function mountSetup(page) {
     el.dataset.section = current;
     title.textContent = i18n.t(`bld.setup.${current}`);
     newBtn.textContent = i18n.t(`bld.setup.new.${current}`);
+    importBtn.hidden = current !== "cardholders";
     hint.textContent = i18n.t(`bld.setup.hint.${current}`);
     thead.replaceChildren(h("tr", {}, ...sec.cols.map((k) => h("th", { text: i18n.t(k) })), h("th", { class: "col-actions", text: i18n.t("bld.col.actions") })));
     const rs = [...list(current)].sort((a, b) => (sec.key === "date" ? String(a.date).localeCompare(String(b.date)) : byName(a, b)));
@@ -451,6 +456,27 @@ export function mountSetup(page) {
   };
 
   newBtn.addEventListener("click", () => edit(sections[current]));
+  importBtn.addEventListener("click", () => importFile.click());
+  importFile.addEventListener("change", async () => {
+    const file = importFile.files?.[0];
+    importFile.value = "";
+    if (!file) return;
+    const got = cardholdersFromCSV(await file.text());
+    if (got.problem) {
+      const p = got.problem;
+      notices.show(() => i18n.t(p.key, p.vars), "error");
+      return;
+    }
+    const ok = await confirmDialog(i18n, i18n.t("bld.import.confirm", { n: got.cardholders.length, file: file.name }), { confirmKey: "bld.import.go" });
+    if (!ok) return;
+    try {
+      const res = await client.request(REQUEST_TYPES.BUILDING_CARDHOLDERS_IMPORT, { cardholders: got.cardholders });
+      notices.show(() => i18n.t("bld.import.done", { created: res?.created ?? 0, updated: res?.updated ?? 0 }), "ok");
+      await load("cardholders");
+    } catch (err) {
+      notices.show(() => page.explain(err), "error");
+    }
+  });
   const offs = [page.on("controllers", () => current === "controllers" && render())];
   i18n.translate(el);
   render();
