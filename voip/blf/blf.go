@@ -76,6 +76,11 @@ type sub struct {
 	version    uint32
 	sendMu     sync.Mutex // one NOTIFY at a time, in order
 	terminated bool
+	// queue holds the states still to NOTIFY, in the order they
+	// happened; draining says a goroutine is sending them. Guarded by
+	// the Notifier's mu.
+	queue    [][]dialoginfo.Dialog
+	draining bool
 }
 
 // New returns a Notifier.
@@ -202,7 +207,7 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 		n.send(s, "terminated;reason=timeout", 0)
 		return
 	}
-	n.send(s, "active", expires)
+	n.enqueue(s)
 }
 
 // renew refreshes a subscription, or ends it with Expires: 0.
@@ -219,7 +224,7 @@ func (n *Notifier) renew(s *sub, req *sip.Request, expires time.Duration, respon
 		n.send(s, "terminated;reason=timeout", 0)
 		return
 	}
-	n.send(s, "active", expires)
+	n.enqueue(s)
 }
 
 // Update sets an extension's dialogs and notifies its watchers.
@@ -234,20 +239,50 @@ func (n *Notifier) Update(ext string, dialogs []dialoginfo.Dialog) {
 	} else {
 		n.dialogs[ext] = dialogs
 	}
-	var watchers []*sub
 	for _, s := range n.subs {
 		if s.entity == ext {
-			watchers = append(watchers, s)
+			n.enqueueLocked(s)
 		}
 	}
 	n.mu.Unlock()
-	for _, s := range watchers {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.send(s, "active", time.Until(s.expires))
-		}()
+}
+
+// enqueue queues a NOTIFY of s's entity's dialogs as they are now.
+func (n *Notifier) enqueue(s *sub) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.enqueueLocked(s)
+}
+
+// enqueueLocked queues the current state for s and starts its sender if
+// it is idle, so every change reaches the watcher once, in order; n.mu
+// is held.
+func (n *Notifier) enqueueLocked(s *sub) {
+	if n.closed {
+		return
 	}
+	s.queue = append(s.queue, slices.Clone(n.dialogs[s.entity]))
+	if s.draining {
+		return
+	}
+	s.draining = true
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		for {
+			n.mu.Lock()
+			if len(s.queue) == 0 {
+				s.draining = false
+				n.mu.Unlock()
+				return
+			}
+			ds := s.queue[0]
+			s.queue = s.queue[1:]
+			left := time.Until(s.expires)
+			n.mu.Unlock()
+			n.sendDialogs(s, "active", left, ds, false)
+		}
+	}()
 }
 
 // Watched reports whether any subscription watches ext.
@@ -304,6 +339,12 @@ func (n *Notifier) remove(s *sub) {
 
 // send NOTIFYs the watcher with the entity's current dialogs.
 func (n *Notifier) send(s *sub, state string, left time.Duration) {
+	n.sendDialogs(s, state, left, nil, true)
+}
+
+// sendDialogs NOTIFYs the watcher with ds, or with the entity's dialogs
+// now when current is true.
+func (n *Notifier) sendDialogs(s *sub, state string, left time.Duration, ds []dialoginfo.Dialog, current bool) {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	n.mu.Lock()
@@ -317,7 +358,10 @@ func (n *Notifier) send(s *sub, state string, left time.Duration) {
 	s.cseq++
 	s.version++
 	info := dialoginfo.Info{Version: s.version, State: "full", Entity: fmt.Sprintf("sip:%s@%s", s.entity, n.cfg.Domain),
-		Dialogs: append([]dialoginfo.Dialog(nil), n.dialogs[s.entity]...)}
+		Dialogs: ds}
+	if current {
+		info.Dialogs = append([]dialoginfo.Dialog(nil), n.dialogs[s.entity]...)
+	}
 	cseq := s.cseq
 	n.mu.Unlock()
 	body, err := info.Marshal()
