@@ -28,14 +28,14 @@ func startPair(t *testing.T, transport string) *phonePair {
 	writeTone(t, filepath.Join(dir, "660.wav"), 660, 60)
 	p := &phonePair{env: env, aDir: t.TempDir(), bDir: t.TempDir()}
 	p.a = startPhone(t, env.s.Addr(), "1001", "secret1001",
-		phoneOpts{transport: transport, tone: filepath.Join(dir, "440.wav"), record: p.aDir})
+		phoneOpts{Transport: transport, Tone: filepath.Join(dir, "440.wav"), Record: p.aDir})
 	p.b = startPhone(t, env.s.Addr(), "1002", "secret1002",
-		phoneOpts{transport: transport, auto: true, tone: filepath.Join(dir, "660.wav"), record: p.bDir})
+		phoneOpts{Transport: transport, AutoAnswer: true, Tone: filepath.Join(dir, "660.wav"), Record: p.bDir})
 	waitFor(t, 15*time.Second, "1001 and 1002 online", func() bool {
 		return env.phone("1001").Online && env.phone("1002").Online
 	})
 	waitFor(t, 10*time.Second, "baresip ctrl sockets", func() bool {
-		return p.a.command("help", "") == nil && p.b.command("help", "") == nil
+		return p.a.Command("help", "") == nil && p.b.Command("help", "") == nil
 	})
 	return p
 }
@@ -87,7 +87,7 @@ func TestBaresipCall(t *testing.T) {
 			if transport == "tcp" && strings.HasSuffix(b.Contact, hostOf(b.Source)+":"+portOf(b.Source)) {
 				t.Fatalf("the phone's TCP source %s is its contact %s: reuse would not be tested", b.Source, b.Contact)
 			}
-			if err := p.a.command("dial", "sip:1002@"+p.env.s.Addr()); err != nil {
+			if err := p.a.Command("dial", "sip:1002@"+p.env.s.Addr()); err != nil {
 				t.Fatal(err)
 			}
 			call := p.env.liveCall(t, "1001", "an answered call with audio both ways", func(c Call) bool {
@@ -114,7 +114,7 @@ func TestBaresipCall(t *testing.T) {
 					t.Errorf("heard %d Hz at share %.3f, rms %.0f: want the other phone's tone", int(h.freq), share, rms)
 				}
 			}
-			if err := p.a.command("hangup", ""); err != nil {
+			if err := p.a.Command("hangup", ""); err != nil {
 				t.Fatal(err)
 			}
 			rec := p.env.record(t, call.ID)
@@ -167,25 +167,22 @@ func TestBaresipEdgeCases(t *testing.T) {
 	}
 	tone := filepath.Join(t.TempDir(), "440.wav")
 	writeTone(t, tone, 440, 60)
-	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{tone: tone})
-	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{maxCalls: 1})
-	p3 := startPhone(t, env.s.Addr(), "1003", "secret1003", phoneOpts{auto: true, maxCalls: 1, tone: tone})
+	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{Tone: tone})
+	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{MaxCalls: 1})
+	p3 := startPhone(t, env.s.Addr(), "1003", "secret1003", phoneOpts{AutoAnswer: true, MaxCalls: 1, Tone: tone})
 	waitFor(t, 15*time.Second, "three phones online", func() bool {
 		return env.phone("1001").Online && env.phone("1002").Online && env.phone("1003").Online
 	})
-	for _, p := range []*baresip{p1, p2, p3} {
-		p.listen()
-	}
 	records := 0
 	dial := func(from *baresip, number string) {
 		t.Helper()
-		if err := from.command("dial", "sip:"+number+"@"+env.s.Addr()); err != nil {
+		if err := from.Command("dial", "sip:"+number+"@"+env.s.Addr()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	hangup := func(p *baresip) {
 		t.Helper()
-		if err := p.command("hangup", ""); err != nil {
+		if err := p.Command("hangup", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,13 +200,13 @@ func TestBaresipEdgeCases(t *testing.T) {
 	// CANCEL before answer: 1002 rings, 1001 gives up, 1002 stops ringing.
 	dial(p1, "1002")
 	env.liveCall(t, "1001", "1002 ringing", func(c Call) bool { return c.State == b2bua.StateRinging && c.Target == "1002" })
-	waitFor(t, 5*time.Second, "1002 told of the call", func() bool { return p2.saw("CALL_INCOMING") })
+	waitFor(t, 5*time.Second, "1002 told of the call", func() bool { return p2.Saw("CALL_INCOMING") })
 	hangup(p1)
 	expect("cancel", "1001", "1002", "1002", b2bua.ResultCancelled)
-	waitFor(t, 5*time.Second, "1002 told the call is gone", func() bool { return p2.saw("CALL_CLOSED") })
+	waitFor(t, 5*time.Second, "1002 told the call is gone", func() bool { return p2.Saw("CALL_CLOSED") })
 
 	// An admin hangs up a ringing call: 1002 stops ringing, 1001 is told.
-	closed1, closed2 := p1.count("CALL_CLOSED"), p2.count("CALL_CLOSED")
+	closed1, closed2 := p1.Count("CALL_CLOSED"), p2.Count("CALL_CLOSED")
 	dial(p1, "1002")
 	ringing := env.liveCall(t, "1001", "1002 ringing again", func(c Call) bool { return c.State == b2bua.StateRinging && c.Target == "1002" })
 	if err := env.s.Hangup(context.Background(), ringing.ID); err != nil {
@@ -217,9 +214,9 @@ func TestBaresipEdgeCases(t *testing.T) {
 	}
 	expect("hang-up while ringing", "1001", "1002", "1002", b2bua.ResultCancelled)
 	waitFor(t, 5*time.Second, "both phones told", func() bool {
-		return p1.count("CALL_CLOSED") > closed1 && p2.count("CALL_CLOSED") > closed2
+		return p1.Count("CALL_CLOSED") > closed1 && p2.Count("CALL_CLOSED") > closed2
 	})
-	if p := p1.eventParam("CALL_CLOSED"); !strings.Contains(p, "480") {
+	if p := p1.Param("CALL_CLOSED"); !strings.Contains(p, "480") {
 		t.Errorf("1001's call closed with %q, want 480", p)
 	}
 
@@ -239,11 +236,11 @@ func TestBaresipEdgeCases(t *testing.T) {
 	}
 
 	// Hold and resume by re-INVITE, with audio again after the resume.
-	if err := p1.command("hold", ""); err != nil {
+	if err := p1.Command("hold", ""); err != nil {
 		t.Fatal(err)
 	}
 	env.liveCall(t, "1001", "the call on hold", func(c Call) bool { return c.ID == first.ID && c.State == b2bua.StateHeld })
-	if err := p1.command("resume", ""); err != nil {
+	if err := p1.Command("resume", ""); err != nil {
 		t.Fatal(err)
 	}
 	resumed := env.liveCall(t, "1001", "the call resumed", func(c Call) bool { return c.ID == first.ID && c.State == b2bua.StateAnswered })
@@ -252,11 +249,11 @@ func TestBaresipEdgeCases(t *testing.T) {
 	})
 
 	// Keys pressed on both phones reach the bus (RFC 4733 events).
-	if err := p1.command("sndcode", "5"); err != nil {
+	if err := p1.Command("sndcode", "5"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "1001's key on the bus", func() bool { return env.bus.digits("1001") == "5" })
-	if err := p3.command("sndcode", "#"); err != nil {
+	if err := p3.Command("sndcode", "#"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "1003's key on the bus", func() bool { return env.bus.digits("1003") == "#" })
@@ -281,12 +278,12 @@ func TestBaresipEdgeCases(t *testing.T) {
 		Members: []string{"1002", "1003"}, RingSeconds: 20}); err != nil {
 		t.Fatal(err)
 	}
-	closedBefore := p2.count("CALL_CLOSED")
+	closedBefore := p2.Count("CALL_CLOSED")
 	dial(p1, "2000")
 	env.liveCall(t, "1001", "the group answered by 1003", func(c Call) bool { return c.State == b2bua.StateAnswered && c.Target == "1003" })
-	waitFor(t, 5*time.Second, "1002 cancelled", func() bool { return p2.count("CALL_CLOSED") > closedBefore })
+	waitFor(t, 5*time.Second, "1002 cancelled", func() bool { return p2.Count("CALL_CLOSED") > closedBefore })
 	// libre reports a CANCEL of a ringing call as ECONNRESET.
-	if p := p2.eventParam("CALL_CLOSED"); !strings.Contains(p, "reset") {
+	if p := p2.Param("CALL_CLOSED"); !strings.Contains(p, "reset") {
 		t.Errorf("1002's call closed with %q, want a CANCEL (connection reset)", p)
 	}
 	hangup(p1)
@@ -303,58 +300,55 @@ func TestBaresipTransfer(t *testing.T) {
 	}
 	tone := filepath.Join(t.TempDir(), "440.wav")
 	writeTone(t, tone, 440, 60)
-	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{tone: tone})
-	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{auto: true, tone: tone})
-	p3 := startPhone(t, env.s.Addr(), "1003", "secret1003", phoneOpts{auto: true, tone: tone})
+	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{Tone: tone})
+	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{AutoAnswer: true, Tone: tone})
+	p3 := startPhone(t, env.s.Addr(), "1003", "secret1003", phoneOpts{AutoAnswer: true, Tone: tone})
 	waitFor(t, 15*time.Second, "three phones online", func() bool {
 		return env.phone("1001").Online && env.phone("1002").Online && env.phone("1003").Online
 	})
-	for _, p := range []*baresip{p1, p2, p3} {
-		p.listen()
-	}
-	if err := p1.command("dial", "sip:1002@"+env.s.Addr()); err != nil {
+	if err := p1.Command("dial", "sip:1002@"+env.s.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	call := env.liveCall(t, "1001", "1001-1002 answered", func(c Call) bool { return c.State == b2bua.StateAnswered && c.RTPFromCallee > 10 })
-	if err := p2.command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
+	if err := p2.Command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	moved := env.liveCall(t, "1001", "the call moved to 1003", func(c Call) bool { return c.ID == call.ID && c.Target == "1003" })
-	waitFor(t, 10*time.Second, "1002 off the call", func() bool { return p2.saw("CALL_CLOSED") })
+	waitFor(t, 10*time.Second, "1002 off the call", func() bool { return p2.Saw("CALL_CLOSED") })
 	env.liveCall(t, "1001", "audio from 1003", func(c Call) bool {
 		return c.ID == call.ID && c.RTPFromCallee > moved.RTPFromCallee+25 && c.RTPFromCaller > moved.RTPFromCaller+25
 	})
-	if !p3.saw("CALL_ESTABLISHED") {
+	if !p3.Saw("CALL_ESTABLISHED") {
 		t.Error("1003 never reported the call established")
 	}
-	if err := p1.command("hangup", ""); err != nil {
+	if err := p1.Command("hangup", ""); err != nil {
 		t.Fatal(err)
 	}
 	rec := env.record(t, call.ID)
 	if rec.Callee != "1002" || rec.FinalTarget != "1003" || rec.Result != b2bua.ResultAnswered {
 		t.Errorf("record %+v, want 1001 -> 1002, transferred to 1003", rec)
 	}
-	waitFor(t, 10*time.Second, "1003's call closed", func() bool { return p3.saw("CALL_CLOSED") })
+	waitFor(t, 10*time.Second, "1003's call closed", func() bool { return p3.Saw("CALL_CLOSED") })
 
 	// Now the caller transfers: 1001 calls 1002 and hands 1002 on to 1003.
-	closed1, closed3 := p1.count("CALL_CLOSED"), p3.count("CALL_CLOSED")
-	if err := p1.command("dial", "sip:1002@"+env.s.Addr()); err != nil {
+	closed1, closed3 := p1.Count("CALL_CLOSED"), p3.Count("CALL_CLOSED")
+	if err := p1.Command("dial", "sip:1002@"+env.s.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	second := env.liveCall(t, "1001", "1001-1002 answered again", func(c Call) bool { return c.State == b2bua.StateAnswered && c.RTPFromCallee > 10 })
-	if err := p1.command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
+	if err := p1.Command("transfer", "sip:1003@"+env.s.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	moved = env.liveCall(t, "1003", "1003 on the caller's side", func(c Call) bool { return c.ID == second.ID && c.Target == "1002" })
-	waitFor(t, 10*time.Second, "1001 off the call", func() bool { return p1.count("CALL_CLOSED") > closed1 })
+	waitFor(t, 10*time.Second, "1001 off the call", func() bool { return p1.Count("CALL_CLOSED") > closed1 })
 	env.liveCall(t, "1003", "audio between 1003 and 1002", func(c Call) bool {
 		return c.ID == second.ID && c.RTPFromCallee > moved.RTPFromCallee+25 && c.RTPFromCaller > moved.RTPFromCaller+25
 	})
-	if err := p3.command("hangup", ""); err != nil {
+	if err := p3.Command("hangup", ""); err != nil {
 		t.Fatal(err)
 	}
 	if rec := env.record(t, second.ID); rec.Caller != "1003" || rec.FinalTarget != "1002" || rec.Result != b2bua.ResultAnswered {
 		t.Errorf("record %+v, want 1003 (transferred in by 1001) with 1002", rec)
 	}
-	waitFor(t, 10*time.Second, "1003's second call closed", func() bool { return p3.count("CALL_CLOSED") > closed3 })
+	waitFor(t, 10*time.Second, "1003's second call closed", func() bool { return p3.Count("CALL_CLOSED") > closed3 })
 }

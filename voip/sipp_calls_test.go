@@ -89,7 +89,7 @@ func TestSippInfoDTMF(t *testing.T) {
 	env := newTestService(t, Config{DigestAlgorithms: []string{"MD5"}}) // baresip 1.0 and sipp 3.6 know only MD5
 	env.addExtension(t, "1004", "secret1004")
 	env.addExtension(t, "1002", "secret1002")
-	startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{auto: true})
+	startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{AutoAnswer: true})
 	waitFor(t, 15*time.Second, "1002 online", func() bool { return env.phone("1002").Online })
 
 	log, err := runSipp(t, env.s.Addr(), sippInfoCall("1004", "secret1004", "1002", "7", "#"), "-m", "1")
@@ -182,8 +182,6 @@ func TestSippBLF(t *testing.T) {
 	p1 := startPhone(t, env.s.Addr(), "1001", "secret1001", phoneOpts{})
 	p2 := startPhone(t, env.s.Addr(), "1002", "secret1002", phoneOpts{})
 	waitFor(t, 15*time.Second, "phones online", func() bool { return env.phone("1001").Online && env.phone("1002").Online })
-	p1.listen()
-	p2.listen()
 
 	type result struct {
 		log string
@@ -196,15 +194,15 @@ func TestSippBLF(t *testing.T) {
 	}()
 	waitFor(t, 10*time.Second, "the subscription", func() bool { return env.s.calls.blf.Count() == 1 })
 
-	if err := p1.command("dial", "sip:1002@"+env.s.Addr()); err != nil {
+	if err := p1.Command("dial", "sip:1002@"+env.s.Addr()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "1002 ringing", func() bool { return p2.saw("CALL_INCOMING") })
-	if err := p2.command("accept", ""); err != nil {
+	waitFor(t, 10*time.Second, "1002 ringing", func() bool { return p2.Saw("CALL_INCOMING") })
+	if err := p2.Command("accept", ""); err != nil {
 		t.Fatal(err)
 	}
 	env.liveCall(t, "1001", "the call answered", func(c Call) bool { return c.State == b2bua.StateAnswered })
-	if err := p1.command("hangup", ""); err != nil {
+	if err := p1.Command("hangup", ""); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -213,6 +211,7 @@ func TestSippBLF(t *testing.T) {
 			t.Fatalf("sipp watcher: %v\n%s", r.err, r.log)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("the watcher did not see idle, early, confirmed and idle")
+		r := <-done // sipp gives up by itself (-timeout), with its log
+		t.Fatalf("the watcher did not see idle, early, confirmed and idle: %v\n%s", r.err, r.log)
 	}
 }

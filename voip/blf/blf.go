@@ -77,10 +77,19 @@ type sub struct {
 	sendMu     sync.Mutex // one NOTIFY at a time, in order
 	terminated bool
 	// queue holds the states still to NOTIFY, in the order they
-	// happened; draining says a goroutine is sending them. Guarded by
-	// the Notifier's mu.
-	queue    [][]dialoginfo.Dialog
+	// happened; draining says a goroutine is sending them (or, before
+	// the 200 to the SUBSCRIBE is out, holds them back). last is the
+	// state last sent. Guarded by the Notifier's mu.
+	queue    []queued
 	draining bool
+	last     []dialoginfo.Dialog
+}
+
+// queued is one state to NOTIFY. A forced one goes out even when the
+// watcher already has that state (the first NOTIFY, a refresh's).
+type queued struct {
+	dialogs []dialoginfo.Dialog
+	force   bool
 }
 
 // New returns a Notifier.
@@ -188,6 +197,9 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 		return
 	}
 	s.id = id
+	// Changes from now on queue up behind the first NOTIFY, which must
+	// follow the 200: hold the sender until both are out.
+	s.draining = true
 	n.subs[id] = s
 	if n.cfg.Current != nil {
 		n.mu.Unlock()
@@ -199,6 +211,7 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 			delete(n.dialogs, entity)
 		}
 	}
+	first := queued{dialogs: slices.Clone(n.dialogs[entity]), force: true}
 	s.timer = time.AfterFunc(expires, func() { n.expire(s) })
 	n.mu.Unlock()
 	_ = tx.Respond(res)
@@ -207,7 +220,10 @@ func (n *Notifier) HandleSubscribe(req *sip.Request, tx sip.ServerTransaction, w
 		n.send(s, "terminated;reason=timeout", 0)
 		return
 	}
-	n.enqueue(s)
+	n.mu.Lock()
+	s.queue = append([]queued{first}, s.queue...)
+	n.drainLocked(s)
+	n.mu.Unlock()
 }
 
 // renew refreshes a subscription, or ends it with Expires: 0.
@@ -241,31 +257,37 @@ func (n *Notifier) Update(ext string, dialogs []dialoginfo.Dialog) {
 	}
 	for _, s := range n.subs {
 		if s.entity == ext {
-			n.enqueueLocked(s)
+			n.enqueueLocked(s, false)
 		}
 	}
 	n.mu.Unlock()
 }
 
-// enqueue queues a NOTIFY of s's entity's dialogs as they are now.
+// enqueue queues a NOTIFY of s's entity's dialogs as they are now, sent
+// even if the watcher has that state already (a refresh).
 func (n *Notifier) enqueue(s *sub) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.enqueueLocked(s)
+	n.enqueueLocked(s, true)
 }
 
 // enqueueLocked queues the current state for s and starts its sender if
 // it is idle, so every change reaches the watcher once, in order; n.mu
 // is held.
-func (n *Notifier) enqueueLocked(s *sub) {
+func (n *Notifier) enqueueLocked(s *sub, force bool) {
 	if n.closed {
 		return
 	}
-	s.queue = append(s.queue, slices.Clone(n.dialogs[s.entity]))
-	if s.draining {
-		return
+	s.queue = append(s.queue, queued{dialogs: slices.Clone(n.dialogs[s.entity]), force: force})
+	if !s.draining {
+		s.draining = true
+		n.drainLocked(s)
 	}
-	s.draining = true
+}
+
+// drainLocked starts the goroutine that sends s's queue in order, the
+// one sender s has (draining is set); n.mu is held.
+func (n *Notifier) drainLocked(s *sub) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -276,11 +298,16 @@ func (n *Notifier) enqueueLocked(s *sub) {
 				n.mu.Unlock()
 				return
 			}
-			ds := s.queue[0]
+			q := s.queue[0]
 			s.queue = s.queue[1:]
+			if !q.force && slices.EqualFunc(q.dialogs, s.last, sameDialog) {
+				n.mu.Unlock()
+				continue // the watcher has this state already
+			}
+			s.last = q.dialogs
 			left := time.Until(s.expires)
 			n.mu.Unlock()
-			n.sendDialogs(s, "active", left, ds, false)
+			n.sendDialogs(s, "active", left, q.dialogs, false)
 		}
 	}()
 }

@@ -152,3 +152,63 @@ func TestBLF(t *testing.T) {
 		t.Fatalf("%d subscriptions left", n.Count())
 	}
 }
+
+// TestBLFChangeDuringSubscribe: a call that starts ringing while the
+// SUBSCRIBE is being answered reaches the watcher once, after the 200,
+// and the next change follows it (no early NOTIFY before the 200, no
+// repeated state).
+func TestBLFChangeDuringSubscribe(t *testing.T) {
+	pbx, phone := newNode(t), newNode(t)
+	ringing := []dialoginfo.Dialog{{ID: "x", Direction: dialoginfo.Recipient, State: dialoginfo.Early}}
+	var n *Notifier
+	n = New(Config{Client: pbx.client, Contact: sip.ContactHeader{Address: sip.Uri{Host: "127.0.0.1", Port: int(pbx.addr.Port())}}, Domain: "127.0.0.1",
+		Current: func(ext string) []dialoginfo.Dialog {
+			n.Update(ext, ringing) // the call engine reports the ring meanwhile
+			return ringing
+		}}, slog.New(slog.DiscardHandler))
+	t.Cleanup(n.Shutdown)
+	pbx.srv.OnSubscribe(func(req *sip.Request, tx sip.ServerTransaction) {
+		n.HandleSubscribe(req, tx, req.From().Address.User, func(string) bool { return true })
+	})
+	pbx.serve()
+	got := make(chan string, 16)
+	phone.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		info, err := dialoginfo.Parse(req.Body())
+		if err != nil {
+			t.Errorf("NOTIFY body: %v", err)
+		}
+		got <- info.Summary()
+	})
+	phone.serve()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := sip.NewRequest(sip.SUBSCRIBE, sip.Uri{User: "1002", Host: "127.0.0.1", Port: int(pbx.addr.Port())})
+	from := &sip.FromHeader{Address: sip.Uri{User: "1001", Host: "127.0.0.1"}, Params: sip.NewParams()}
+	from.Params.Add("tag", "watcher")
+	id := sip.CallIDHeader("race")
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{User: "1002", Host: "127.0.0.1"}, Params: sip.NewParams()})
+	req.AppendHeader(&id)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.SUBSCRIBE})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{User: "1001", Host: "127.0.0.1", Port: int(phone.addr.Port())}})
+	req.AppendHeader(sip.NewHeader("Event", "dialog"))
+	req.AppendHeader(sip.NewHeader("Expires", "600"))
+	res, err := phone.client.Do(ctx, req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", res, err)
+	}
+
+	n.Update("1002", []dialoginfo.Dialog{{ID: "x", Direction: dialoginfo.Recipient, State: dialoginfo.Confirmed}})
+	for _, want := range []string{"ringing", "busy"} {
+		select {
+		case s := <-got:
+			if s != want {
+				t.Fatalf("NOTIFY says %s, want %s", s, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no NOTIFY (want %s)", want)
+		}
+	}
+}
