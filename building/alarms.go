@@ -20,6 +20,8 @@ const (
 	AlarmTamper            = "tamper"             // tamper switch; resolves when it is back to normal
 	AlarmControllerOffline = "controller_offline" // missed heartbeats; resolves when the controller is back
 	AlarmRepeatedDenials   = "repeated_denials"   // DenialBurst denials within DenialWindow at one reader; resolved by staff
+	AlarmCameraOffline     = "camera_offline"     // a camera sends no video; resolves when it is back (building/cameras)
+	AlarmCameraTamper      = "camera_tamper"      // a camera reports tampering (ONVIF); resolves when the camera says so
 )
 
 // Alarm severities.
@@ -44,6 +46,8 @@ var alarmSeverity = map[string]string{
 	AlarmHeldOpen:          SeverityMajor,
 	AlarmControllerOffline: SeverityMajor,
 	AlarmRepeatedDenials:   SeverityMinor,
+	AlarmCameraOffline:     SeverityMajor,
+	AlarmCameraTamper:      SeverityCritical,
 }
 
 // Alarm is one alarm in the queue.
@@ -55,8 +59,9 @@ type Alarm struct {
 	Door       string `json:"door,omitempty"`
 	Controller string `json:"controller,omitempty"`
 	Reader     string `json:"reader,omitempty"`
+	Camera     string `json:"camera,omitempty"` // the camera a camera alarm is about
 	// Floor, Building and Cameras are the door's, for the console's plan
-	// and live view.
+	// and live view; a camera alarm's Cameras is its camera.
 	Floor    string   `json:"floor,omitempty"`
 	Building string   `json:"building,omitempty"`
 	Cameras  []string `json:"cameras"`
@@ -85,7 +90,7 @@ type AlarmHistory struct {
 // and subject is open.
 type alarmKey struct{ kind, subject string }
 
-type alarmSubject struct{ door, controller, reader string }
+type alarmSubject struct{ door, controller, reader, camera string }
 
 func (a alarmSubject) key(kind string) alarmKey {
 	switch kind {
@@ -93,18 +98,20 @@ func (a alarmSubject) key(kind string) alarmKey {
 		return alarmKey{kind, a.controller}
 	case AlarmRepeatedDenials:
 		return alarmKey{kind, a.controller + "/" + a.reader}
+	case AlarmCameraOffline, AlarmCameraTamper:
+		return alarmKey{kind, a.camera}
 	}
 	return alarmKey{kind, a.door}
 }
 
-const alarmColumns = `id, kind, severity, state, door, controller, reader, message, count, raised_at, acked_at, acked_by,
+const alarmColumns = `id, kind, severity, state, door, controller, reader, camera, message, count, raised_at, acked_at, acked_by,
 	ack_comment, resolved_at, resolved_by, resolve_comment`
 
 func scanAlarm(row interface{ Scan(...any) error }) (*Alarm, error) {
 	var a Alarm
 	var raised int64
 	var acked, resolved sql.NullInt64
-	err := row.Scan(&a.ID, &a.Kind, &a.Severity, &a.State, &a.Door, &a.Controller, &a.Reader, &a.Message, &a.Count,
+	err := row.Scan(&a.ID, &a.Kind, &a.Severity, &a.State, &a.Door, &a.Controller, &a.Reader, &a.Camera, &a.Message, &a.Count,
 		&raised, &acked, &a.AckedBy, &a.AckComment, &resolved, &a.ResolvedBy, &a.ResolveComment)
 	a.RaisedAt, a.AckedAt, a.ResolvedAt = time.UnixMilli(raised), fromMS(acked), fromMS(resolved)
 	a.Cameras = []string{}
@@ -124,7 +131,10 @@ func (s *Service) loadAlarms(ctx context.Context) error {
 			return fmt.Errorf("load alarms: %w", err)
 		}
 		s.alarms[a.ID] = a
-		s.alarmKeys[alarmSubject{a.Door, a.Controller, a.Reader}.key(a.Kind)] = a.ID
+		if a.Camera != "" {
+			a.Cameras = []string{a.Camera}
+		}
+		s.alarmKeys[a.subject().key(a.Kind)] = a.ID
 	}
 	return rows.Err()
 }
@@ -135,6 +145,34 @@ func (s *Service) placeAlarmLocked(a *Alarm) {
 	if d := s.m.doors[a.Door]; d != nil {
 		a.Floor, a.Building, a.Cameras = d.Floor, d.building, slices.Clone(d.Cameras)
 	}
+	if a.Camera != "" {
+		a.Cameras = []string{a.Camera}
+	}
+}
+
+func (a *Alarm) subject() alarmSubject {
+	return alarmSubject{door: a.Door, controller: a.Controller, reader: a.Reader, camera: a.Camera}
+}
+
+// CameraAlarm raises (on) or resolves (!on) the alarm of kind
+// AlarmCameraOffline or AlarmCameraTamper for a camera, in the same queue
+// as the doors' alarms. building/cameras calls it as a camera's health
+// changes; raising an alarm that is open counts one more occurrence, and
+// resolving one that is not open does nothing.
+func (s *Service) CameraAlarm(camera, kind string, on bool, msg string) error {
+	if kind != AlarmCameraOffline && kind != AlarmCameraTamper {
+		return invalidf("%q is not a camera alarm", kind)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	subj := alarmSubject{camera: camera}
+	if on {
+		s.raiseLocked(now, kind, subj, msg)
+	} else {
+		s.resolveAutoLocked(subj.key(kind), msg, now)
+	}
+	return nil
 }
 
 // Alarms returns the open alarms (new and acknowledged), oldest first:
@@ -178,11 +216,11 @@ func (s *Service) raiseLocked(now time.Time, kind string, subj alarmSubject, msg
 		return
 	}
 	a := &Alarm{Kind: kind, Severity: alarmSeverity[kind], State: AlarmNew, Door: subj.door, Controller: subj.controller,
-		Reader: subj.reader, Message: msg, Count: 1, RaisedAt: msTime(now), Cameras: []string{}}
+		Reader: subj.reader, Camera: subj.camera, Message: msg, Count: 1, RaisedAt: msTime(now), Cameras: []string{}}
 	s.placeAlarmLocked(a)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO building_alarms (kind, severity, state, door, controller, reader, message, raised_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.Kind, a.Severity, a.State, a.Door, a.Controller, a.Reader, a.Message, ms(now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO building_alarms (kind, severity, state, door, controller, reader, camera, message, raised_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Kind, a.Severity, a.State, a.Door, a.Controller, a.Reader, a.Camera, a.Message, ms(now))
 		if err != nil {
 			return err
 		}
@@ -192,11 +230,11 @@ func (s *Service) raiseLocked(now time.Time, kind string, subj alarmSubject, msg
 		return addHistory(ctx, tx, a.ID, now, "raised", AlarmNew, "", msg)
 	})
 	if err != nil {
-		s.log.Error("record alarm", "kind", kind, "door", subj.door, "controller", subj.controller, "err", err)
+		s.log.Error("record alarm", "kind", kind, "door", subj.door, "controller", subj.controller, "camera", subj.camera, "err", err)
 		return
 	}
 	s.alarms[a.ID], s.alarmKeys[key] = a, a.ID
-	s.log.Warn("alarm raised", "alarm", a.ID, "kind", kind, "severity", a.Severity, "door", a.Door, "controller", a.Controller, "message", msg)
+	s.log.Warn("alarm raised", "alarm", a.ID, "kind", kind, "severity", a.Severity, "door", a.Door, "controller", a.Controller, "camera", a.Camera, "message", msg)
 	s.publish(AlarmEvent{Kind: KindAlarmRaised, Alarm: s.alarmCopy(a)})
 	if a.Door != "" {
 		s.publishDoorLocked(a.Door, now)
@@ -230,7 +268,7 @@ func (s *Service) resolveLocked(a *Alarm, user, comment string, now time.Time) e
 	}
 	a.State, a.ResolvedAt, a.ResolvedBy, a.ResolveComment = AlarmResolved, msTime(now), user, comment
 	delete(s.alarms, a.ID)
-	delete(s.alarmKeys, alarmSubject{a.Door, a.Controller, a.Reader}.key(a.Kind))
+	delete(s.alarmKeys, a.subject().key(a.Kind))
 	s.log.Info("alarm resolved", "alarm", a.ID, "kind", a.Kind, "by", cmpOr(user, "itself"))
 	s.publish(AlarmEvent{Kind: KindAlarmResolved, Alarm: s.alarmCopy(a)})
 	if a.Door != "" {

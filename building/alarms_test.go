@@ -415,3 +415,37 @@ func TestOpenAlarmsSurviveRestart(t *testing.T) {
 		t.Errorf("open alarms after the report: %+v", open)
 	}
 }
+
+// TestCameraAlarm: a camera's offline alarm joins the doors' queue with
+// the camera as its live view, counts a repeat, survives a restart, and
+// resolves by itself when the camera is back.
+func TestCameraAlarm(t *testing.T) {
+	e := newEnv(t)
+	e.seed(t)
+	if err := e.s.CameraAlarm("cam-east", AlarmForcedOpen, true, "x"); err == nil {
+		t.Fatal("a door alarm kind was taken as a camera alarm")
+	}
+	for range 2 {
+		if err := e.s.CameraAlarm("cam-east", AlarmCameraOffline, true, "no video from camera East entrance: unreachable"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := e.openAlarm(t, AlarmCameraOffline)
+	if a.Camera != "cam-east" || !slices.Equal(a.Cameras, []string{"cam-east"}) || a.Count != 2 || a.Severity != SeverityMajor || a.Door != "" {
+		t.Fatalf("alarm %+v", a)
+	}
+	s2 := e.reopen(t)
+	after := s2.Alarms()
+	if len(after) != 1 || after[0].ID != a.ID || after[0].Camera != "cam-east" || !slices.Equal(after[0].Cameras, []string{"cam-east"}) {
+		t.Fatalf("after restart: %+v", after)
+	}
+	if err := s2.CameraAlarm("cam-east", AlarmCameraOffline, false, "the camera is back"); err != nil {
+		t.Fatal(err)
+	}
+	if open := s2.Alarms(); len(open) != 0 {
+		t.Fatalf("open alarms after the camera came back: %+v", open)
+	}
+	if err := s2.CameraAlarm("cam-east", AlarmCameraOffline, false, "again"); err != nil {
+		t.Fatal(err)
+	}
+}

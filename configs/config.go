@@ -39,6 +39,8 @@ type Config struct {
 	SIP SIPConfig `mapstructure:"sip"`
 	// MQTT configures the broker used by door controllers and sensors.
 	MQTT MQTTConfig `mapstructure:"mqtt"`
+	// Cameras configures camera health checks and live view.
+	Cameras CamerasConfig `mapstructure:"cameras"`
 	// Log configures the daemon's log output.
 	Log LogConfig `mapstructure:"log"`
 
@@ -230,6 +232,32 @@ type MQTTConfig struct {
 	// or wss://). It may hold a password, which String and LogValue hide.
 	// Default: "" (no external broker).
 	URL string `mapstructure:"url"`
+}
+
+// CamerasConfig configures how cameras are watched (building/cameras).
+type CamerasConfig struct {
+	// CheckInterval is how often a camera nobody watches is sampled
+	// (DESCRIBE and a short PLAY). Default: 30s.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
+	// SampleFor is how long each check plays the stream. Default: 3s.
+	SampleFor time.Duration `mapstructure:"sample_for"`
+	// Timeout bounds each RTSP request, and the wait for video while
+	// playing. Default: 5s.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// OfflineAfter is how long a camera may send no video before it is
+	// offline and raises an alarm. Default: 15s.
+	OfflineAfter time.Duration `mapstructure:"offline_after"`
+	// MinFPS is the frame rate below which a camera is degraded.
+	// Default: 5.
+	MinFPS float64 `mapstructure:"min_fps"`
+	// KeyframeTimeout is how long a camera may go without a keyframe
+	// before it is degraded. Default: 10s.
+	KeyframeTimeout time.Duration `mapstructure:"keyframe_timeout"`
+	// ViewerGrace keeps a camera's stream up after its last viewer
+	// leaves. Default: 10s.
+	ViewerGrace time.Duration `mapstructure:"viewer_grace"`
+	// MaxViewers caps the live viewers of one camera. Default: 20.
+	MaxViewers int `mapstructure:"max_viewers"`
 }
 
 // LogConfig configures logging.

@@ -25,6 +25,7 @@ func (c *Config) Validate() error {
 		c.Meetings.check,
 		c.SIP.check,
 		c.MQTT.check,
+		c.Cameras.check,
 		c.Log.check,
 	}
 	for _, check := range checks {
@@ -277,6 +278,33 @@ func (m *MQTTConfig) check() *Error {
 	}
 	if m.URL != "" && !isBrokerURL(m.URL) {
 		return &Error{Key: "mqtt.url", Value: redactURL(m.URL), Expected: `empty or a broker URL such as "mqtts://broker.example.org:8883" (mqtt, mqtts, tcp, ssl, ws or wss)`}
+	}
+	return nil
+}
+
+func (c *CamerasConfig) check() *Error {
+	durations := []struct {
+		key      string
+		v        time.Duration
+		low, top time.Duration
+	}{
+		{"cameras.check_interval", c.CheckInterval, 5 * time.Second, time.Hour},
+		{"cameras.sample_for", c.SampleFor, time.Second, time.Minute},
+		{"cameras.timeout", c.Timeout, time.Second, time.Minute},
+		{"cameras.offline_after", c.OfflineAfter, time.Second, time.Hour},
+		{"cameras.keyframe_timeout", c.KeyframeTimeout, time.Second, 10 * time.Minute},
+		{"cameras.viewer_grace", c.ViewerGrace, 0, 10 * time.Minute},
+	}
+	for _, d := range durations {
+		if d.v < d.low || d.v > d.top {
+			return &Error{Key: d.key, Value: d.v, Expected: fmt.Sprintf("a duration from %s to %s", d.low, d.top)}
+		}
+	}
+	if c.MinFPS < 0 || c.MinFPS > 120 {
+		return &Error{Key: "cameras.min_fps", Value: c.MinFPS, Expected: "a frame rate from 0 to 120"}
+	}
+	if c.MaxViewers < 1 || c.MaxViewers > 1000 {
+		return &Error{Key: "cameras.max_viewers", Value: c.MaxViewers, Expected: "a number from 1 to 1000"}
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ func (s *Server) wireError(err error) *WireError {
 	if we := buildingError(err); we != nil {
 		return we
 	}
+	if we := camerasError(err); we != nil {
+		return we
+	}
 	s.log.Error("console request failed", "err", err)
 	return &WireError{Code: CodeInternal, Message: "the server could not do that; the details are in its log"}
 }

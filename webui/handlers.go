@@ -83,6 +83,9 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 	for typ, h := range buildingHandlers() {
 		t[typ] = h
 	}
+	for typ, h := range cameraHandlers() {
+		t[typ] = h
+	}
 	return t
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"civic/building"
+	"civic/building/cameras"
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
@@ -42,7 +43,10 @@ type testServer struct {
 	// bld is a real building module on the same store, with a clock the
 	// test sets and a commander that records what it is asked to send
 	// (building_test.go).
-	bld   *building.Service
+	bld *building.Service
+	// cams is a real building/cameras on the same store, with live view
+	// on loopback and discovery probes sent to a loopback port.
+	cams  *cameras.Service
 	clock *testClock
 	cmds  *recordingCommander
 	msgN  atomic.Int64 // controller message ids
@@ -72,6 +76,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	o := Options{
 		Listen: "127.0.0.1:0", TLS: "off", SessionTTL: time.Hour,
 		MaxMessageBytes: 64 << 10, Rate: 1000, Burst: 1000, Version: "test",
+		DiscoveryAddr: "127.0.0.1:9", // discard: nobody answers
 	}
 	for _, f := range opts {
 		f(&o)
@@ -88,8 +93,14 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cams, err := cameras.New(ctx, cameras.Config{NewPeerConnection: engine.NewViewerConnection, CheckInterval: time.Hour,
+		Timeout: 2 * time.Second, OfflineAfter: 2 * time.Second}, st.DB(), bus, bld, logger.With("module", "cameras"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(o, Deps{
 		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones, Building: bld,
+		Cameras: cams, ICEServers: engine.ICEServers,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {
@@ -98,13 +109,18 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
+	camsDone := make(chan struct{})
+	go func() {
+		defer close(camsDone)
+		cams.Run(runCtx)
+	}()
 	select {
 	case <-srv.Ready():
 	case err := <-done:
 		t.Fatalf("console did not start: %v", err)
 	}
 	ts := &testServer{t: t, srv: srv, base: "http://" + srv.Addr(), auth: accounts, audit: auditLog, bus: bus, conf: conf, phones: phones,
-		bld: bld, clock: clk, cmds: cmds, users: map[auth.Role]auth.User{}, db: st.DB()}
+		bld: bld, cams: cams, clock: clk, cmds: cmds, users: map[auth.Role]auth.User{}, db: st.DB()}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()
@@ -113,6 +129,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 		}
 		cancel()
 		<-done
+		<-camsDone
 		_ = conf.Shutdown(sctx)
 		_ = bld.Shutdown(sctx)
 		engine.Close()

@@ -226,7 +226,7 @@ type TopicSpec struct {
 }
 
 // Topics is the table of subscription topics and the roles that may subscribe.
-var Topics = []TopicSpec{
+var Topics = append([]TopicSpec{
 	{TopicSystem, allRoles, "Module status: a SystemStatus snapshot, then `system.status` events."},
 	{TopicUsers, adminOnly, "Console users: a `{users}` snapshot, then `user.created`/`user.updated`/`user.deleted` with `{user}`."},
 	{TopicAudit, adminOnly, "The audit log: a snapshot of the newest 50 entries, then `audit.appended` with `{entry}`."},
@@ -240,7 +240,7 @@ var Topics = []TopicSpec{
 	{TopicBuildingAlarms, doorKeepers, "Open alarms: an `{alarms}` snapshot, oldest first, then `building.alarm_raised`, `building.alarm_repeated`, `building.alarm_acknowledged` and `building.alarm_resolved` with `{alarm}`."},
 	{TopicBuildingAccess, doorKeepers, "Access decisions: no snapshot, only `building.access` events whose data is the access event."},
 	{TopicBuildingControllers, doorKeepers, "Door controllers: a `{controllers}` snapshot of their live state, then `building.controller_online`, `building.controller_offline`, `building.controller_changed` and `building.controller_removed` with `{controller}`."},
-}
+}, cameraTopics()...)
 
 // MessageSpec describes one request type: who may send it, its params and
 // its result. Params and Result are zero values used for documentation and
@@ -258,7 +258,7 @@ type MessageSpec struct {
 }
 
 // Messages is the table of every request a client may send after auth.
-var Messages = []MessageSpec{
+var Messages = append([]MessageSpec{
 	{TypePing, everyone, nil, nil, false, "Keepalive. Answered with `{id, type:\"pong\"}` instead of a result."},
 	{TypeSubscribe, allRoles, SubscribeParams{}, SubscribeResult{}, false, "Subscribe to topics. The result comes first, then a snapshot event per topic, then change events, all with this request's id."},
 	{TypeUnsubscribe, allRoles, UnsubscribeParams{}, struct{}{}, false, "End the subscription opened by request `subscription`."},
@@ -354,7 +354,7 @@ var Messages = []MessageSpec{
 	{TypePlacementsList, doorKeepers, PlacementsListParams{}, PlacementsResult{}, false, "The devices placed on a floor's plan."},
 	{TypePlacementsSet, adminOnly, building.Placement{}, PlacementResult{}, true, "Place a device on a floor's plan, or move it."},
 	{TypePlacementsDelete, adminOnly, PlacementKeyParams{}, struct{}{}, true, "Take a device off its floor's plan."},
-}
+}, cameraMessages()...)
 
 // Envelope is every client message: the type, the request id and the
 // type's own fields side by side (Home Assistant style).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"civic/building/cameras"
 	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
@@ -113,6 +114,16 @@ var wantRoles = map[string][]auth.Role{
 	TypePlacementsList:     {auth.RoleAdmin, auth.RoleFacilities},
 	TypePlacementsSet:      {auth.RoleAdmin},
 	TypePlacementsDelete:   {auth.RoleAdmin},
+	TypeCamerasList:        {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCamerasCreate:      {auth.RoleAdmin},
+	TypeCamerasUpdate:      {auth.RoleAdmin},
+	TypeCamerasDelete:      {auth.RoleAdmin},
+	TypeCamerasProbe:       {auth.RoleAdmin},
+	TypeCamerasDiscover:    {auth.RoleAdmin},
+	TypeCameraWatch:        {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCameraAnswer:       {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCameraCandidate:    {auth.RoleAdmin, auth.RoleFacilities},
+	TypeCameraUnwatch:      {auth.RoleAdmin, auth.RoleFacilities},
 }
 
 // matrixRoles are the roles the matrix sends every request as: every
@@ -128,7 +139,10 @@ var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, 
 	// Rejoining needs a dropped connection; TestRejoin does it.
 	TypeConferenceRejoin: true,
 	// Admitting and denying need a guest in the lobby; TestGuestLobby does it.
-	TypeConferenceAdmit: true, TypeConferenceDeny: true}
+	TypeConferenceAdmit: true, TypeConferenceDeny: true,
+	// Probing needs an ONVIF camera (TestCameraProbe), and live view a
+	// camera and a WebRTC viewer (TestCameraWatch).
+	TypeCamerasProbe: true, TypeCameraWatch: true, TypeCameraAnswer: true, TypeCameraCandidate: true, TypeCameraUnwatch: true}
 
 // sampleParams returns valid params for each type; victim is a user that
 // commands may change or delete.
@@ -200,12 +214,33 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"call_id": matrixCall(n)}, true
 	case TypeRecordsList:
 		return map[string]any{"extension": "1000", "limit": 5}, true
+	case TypeCamerasList:
+		return nil, true
+	case TypeCamerasCreate, TypeCamerasUpdate:
+		return map[string]any{"camera": map[string]any{"id": matrixCamera(n), "name": "Gate", "rtsp_url": "rtsp://127.0.0.1:9/cam"}}, true
+	case TypeCamerasDelete:
+		return map[string]any{"camera_id": matrixCamera(n)}, true
+	case TypeCamerasProbe:
+		return map[string]any{"onvif_url": "http://127.0.0.1:9/onvif/device_service", "username": "admin", "password": "x"}, true
+	case TypeCamerasDiscover:
+		return map[string]any{"timeout_ms": 500}, true
+	case TypeCameraWatch:
+		return map[string]any{"camera": "nocam"}, true
+	case TypeCameraAnswer:
+		return map[string]any{"viewer": "nobody", "sdp": "v=0"}, true
+	case TypeCameraCandidate:
+		return map[string]any{"viewer": "nobody", "candidate": map[string]any{"candidate": ""}}, true
+	case TypeCameraUnwatch:
+		return map[string]any{"viewer": "nobody"}, true
 	}
 	return nil, false
 }
 
 // matrixNumber is the extension or ring group number of matrix case n.
 func matrixNumber(n int) string { return fmt.Sprintf("5%03d", n) }
+
+// matrixCamera is the camera id of matrix case n.
+func matrixCamera(n int) string { return fmt.Sprintf("cam%d", n) }
 
 // matrixCall is the id of the live call of matrix case n.
 func matrixCall(n int) string { return fmt.Sprintf("matrix-call-%d", n) }
@@ -298,6 +333,10 @@ func TestRBACMatrix(t *testing.T) {
 					}
 				case TypeCallsHangup:
 					ts.phones.startCall(matrixCall(n), "1000", matrixNumber(n), matrixNumber(n))
+				case TypeCamerasUpdate, TypeCamerasDelete:
+					if _, err := ts.cams.Create(ctx, cameras.Input{ID: matrixCamera(n), Name: "Gate", RTSPURL: "rtsp://127.0.0.1:9/cam"}); err != nil {
+						t.Fatal(err)
+					}
 				case TypeUnsubscribe:
 					c.request(TypeSubscribe, map[string]any{"topics": []string{TopicSystem}})
 				case TypeConferenceLeave, TypeConferenceMute, TypeConferenceMuteAll, TypeConferenceRemove,
@@ -394,6 +433,7 @@ var wantTopicRoles = map[string][]auth.Role{
 	TopicBuildingAlarms:      {auth.RoleAdmin, auth.RoleFacilities},
 	TopicBuildingAccess:      {auth.RoleAdmin, auth.RoleFacilities},
 	TopicBuildingControllers: {auth.RoleAdmin, auth.RoleFacilities},
+	TopicBuildingCameras:     {auth.RoleAdmin, auth.RoleFacilities},
 }
 
 // TestTopicRoles subscribes to every topic as every role: refused with

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -53,6 +54,10 @@ type Options struct {
 	Burst           int
 	// Version is reported by system.status and auth_ok.
 	Version string
+	// DiscoveryAddr is where camera discovery sends its WS-Discovery
+	// probe. Default: "" (the standard multicast group); tests give a
+	// loopback responder.
+	DiscoveryAddr string
 }
 
 // Deps are the core services the console uses.
@@ -68,6 +73,11 @@ type Deps struct {
 	// Building is the doors and access-control module; nil when it is not
 	// running.
 	Building Building
+	// Cameras is building/cameras; nil when it is not running.
+	Cameras Cameras
+	// ICEServers are the STUN/TURN servers for camera live view (the
+	// meetings' own come from Conference).
+	ICEServers func() []webrtc.ICEServer
 	// Modules reports the state of each module for system.status.
 	Modules func() []ModuleStatus
 }
@@ -176,6 +186,7 @@ func (s *Server) routes(static fs.FS) http.Handler {
 	mux.HandleFunc("GET "+FloorPlanPath, s.handleFloorPlanGet)
 	mux.HandleFunc("POST "+FloorPlanPath, s.handleFloorPlanPost)
 	mux.HandleFunc("DELETE "+FloorPlanPath, s.handleFloorPlanDelete)
+	mux.HandleFunc("GET "+CameraSnapshotPath, s.handleCameraSnapshot)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.deps.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("GET /", http.FileServerFS(static))

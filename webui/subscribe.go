@@ -195,6 +195,8 @@ func (s *Server) snapshot(ctx context.Context, topic string) (any, error) {
 		return s.alarmsSnapshot(), nil
 	case TopicBuildingControllers:
 		return s.controllersSnapshot(), nil
+	case TopicBuildingCameras:
+		return s.camerasSnapshot(), nil
 	case TopicAudit:
 		entries, _, err := s.deps.Audit.List(ctx, audit.Filter{Limit: 50})
 		if err != nil {

@@ -55,6 +55,7 @@ type conn struct {
 	part    *conference.Participant // the meeting this socket is in, if any
 	partGen uint64                  // the participant's attachment to this socket
 	waiter  *conference.Waiter      // the lobby this (guest's) socket waits in, if any
+	viewers viewerSet               // the cameras this socket watches
 	host    string                  // the Host the page was served from, for invite links
 
 	bucket  tokenBucket
@@ -113,6 +114,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	err = c.readLoop()
 	c.cancel()
 	c.leaveMeeting()
+	c.viewers.closeAll()
 	<-writerDone // the close frame is out
 	var ce *websocket.CloseError
 	var ne net.Error

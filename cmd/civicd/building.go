@@ -6,10 +6,12 @@ import (
 	"sync"
 
 	"civic/building"
+	"civic/building/cameras"
 	"civic/building/mqttlink"
 	"civic/configs"
 	"civic/internal/auth"
 	"civic/internal/events"
+	"civic/internal/rtc"
 	"civic/voip"
 )
 
@@ -173,5 +175,22 @@ func (p *buildingParts) shutdown(ctx context.Context, logger *slog.Logger) {
 	}
 	if err := p.svc.Shutdown(ctx); err != nil {
 		logger.Error("shutdown building", "err", err)
+	}
+}
+
+// camerasConfig is building/cameras' set-up from the config; live views
+// share the meetings' WebRTC ports.
+func camerasConfig(cfg *configs.Config, engine *rtc.Engine) cameras.Config {
+	c := cfg.Cameras
+	return cameras.Config{
+		NewPeerConnection: engine.NewViewerConnection,
+		CheckInterval:     c.CheckInterval,
+		SampleFor:         c.SampleFor,
+		Timeout:           c.Timeout,
+		OfflineAfter:      c.OfflineAfter,
+		MinFPS:            c.MinFPS,
+		KeyframeTimeout:   c.KeyframeTimeout,
+		ViewerGrace:       c.ViewerGrace,
+		MaxViewers:        c.MaxViewers,
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"civic/building"
+	"civic/building/cameras"
 	"civic/conference"
 	"civic/configs"
 	"civic/internal/audit"
@@ -108,6 +109,11 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	}
 	mods.set("building", "starting", "mqtt "+bld.mqttDetail())
 
+	cams, err := cameras.New(ctx, camerasConfig(cfg, engine), st.DB(), bus, doors, logger.With("module", "cameras"))
+	if err != nil {
+		return err
+	}
+
 	console, err := webui.New(webui.Options{
 		Listen:          cfg.HTTP.Listen,
 		TLS:             cfg.HTTP.TLS,
@@ -131,6 +137,8 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Conference: meetings,
 		Phones:     phones,
 		Building:   doors,
+		Cameras:    cams,
+		ICEServers: engine.ICEServers,
 	}, logger.With("module", "console"))
 	if err != nil {
 		return err
@@ -165,6 +173,12 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		}
 	}()
 	runBuilding(runCtx, &wg, mods, bld, errc, cancel)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mods.set("cameras", "running", fmt.Sprintf("%d cameras", len(cams.List())))
+		cams.Run(runCtx)
+	}()
 	station := &doorStation{doors: doors, phones: phones, accounts: accounts, log: logger.With("module", "doorstation")}
 	wg.Add(1)
 	go func() {

@@ -65,8 +65,9 @@ type Estimator interface {
 
 // Engine makes peer connections that share the muxed ports.
 type Engine struct {
-	api    *webrtc.API // publish connections: civicd receives
-	subAPI *webrtc.API // subscribe connections: civicd sends, with BWE
+	api     *webrtc.API // publish connections: civicd receives
+	subAPI  *webrtc.API // subscribe connections: civicd sends, with BWE
+	viewAPI *webrtc.API // camera live view: civicd sends a camera's H.264 as it comes
 	// estMu makes a subscribe connection and catches its estimator,
 	// which the cc interceptor hands over during NewPeerConnection.
 	estMu  sync.Mutex
@@ -121,7 +122,11 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	}
 	se.SetNetworkTypes(types)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if e.api, err = newAPI(se, nil); err != nil {
+	if e.api, err = newAPI(se, nil, registerCodecs); err != nil {
+		e.Close()
+		return nil, err
+	}
+	if e.viewAPI, err = newAPI(se, nil, registerCameraCodecs); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -140,7 +145,7 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("webrtc: bandwidth estimation: %w", err)
 	}
 	bwe.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { e.newEst = est })
-	if e.subAPI, err = newAPI(se, bwe); err != nil {
+	if e.subAPI, err = newAPI(se, bwe, registerCodecs); err != nil {
 		e.Close()
 		return nil, err
 	}
@@ -152,9 +157,9 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 // interceptors (NACK, RTCP reports, TWCC feedback). With bwe, outgoing
 // packets also carry transport-wide sequence numbers and the feedback
 // drives bwe's estimator.
-func newAPI(se webrtc.SettingEngine, bwe interceptor.Factory) (*webrtc.API, error) {
+func newAPI(se webrtc.SettingEngine, bwe interceptor.Factory, codecs func(*webrtc.MediaEngine) error) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m); err != nil {
+	if err := codecs(m); err != nil {
 		return nil, err
 	}
 	// pion's defaults, less the stats interceptor (civicd reads no pion
@@ -252,6 +257,42 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 		}
 	}
 	return nil
+}
+
+// registerCameraCodecs registers H.264 in the profiles cameras send:
+// constrained baseline, baseline, main and high. Camera video is passed
+// through untouched, so the browser must accept the camera's own
+// profile; browsers decode all four.
+func registerCameraCodecs(m *webrtc.MediaEngine) error {
+	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	pt := webrtc.PayloadType(102)
+	for _, profile := range CameraH264Profiles {
+		codecs := []webrtc.RTPCodecParameters{
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profile, RTCPFeedback: fb}, PayloadType: pt},
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
+				SDPFmtpLine: fmt.Sprintf("apt=%d", pt)}, PayloadType: pt + 1},
+		}
+		for _, c := range codecs {
+			if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
+				return fmt.Errorf("webrtc: register %s: %w", c.MimeType, err)
+			}
+		}
+		pt += 2
+	}
+	return nil
+}
+
+// CameraH264Profiles are the H.264 profile-level-ids offered for camera
+// live view: constrained baseline, baseline, main and high, at level 3.1
+// (browsers take any level of a profile they decode).
+var CameraH264Profiles = []string{"42e01f", "42001f", "4d001f", "64001f"}
+
+// NewViewerConnection makes a peer connection on the shared ports for
+// camera live view: civicd sends one H.264 track as the camera made it,
+// with no simulcast and no bandwidth estimation.
+func (e *Engine) NewViewerConnection() (*webrtc.PeerConnection, error) {
+	return e.viewAPI.NewPeerConnection(webrtc.Configuration{})
 }
 
 // NewPeerConnection makes a peer connection on the shared ports, for

@@ -101,6 +101,16 @@ export const REQUEST_TYPES = Object.freeze({
   BUILDING_PLACEMENTS_LIST: "building.placements.list",
   BUILDING_PLACEMENTS_SET: "building.placements.set",
   BUILDING_PLACEMENTS_DELETE: "building.placements.delete",
+  CAMERAS_LIST: "building.cameras.list",
+  CAMERAS_CREATE: "building.cameras.create",
+  CAMERAS_UPDATE: "building.cameras.update",
+  CAMERAS_DELETE: "building.cameras.delete",
+  CAMERAS_PROBE: "building.cameras.probe",
+  CAMERAS_DISCOVER: "building.cameras.discover",
+  CAMERA_WATCH: "camera.watch",
+  CAMERA_ANSWER: "camera.answer",
+  CAMERA_CANDIDATE: "camera.candidate",
+  CAMERA_UNWATCH: "camera.unwatch",
 });
 
 /** Message types the server sends. */
@@ -144,6 +154,7 @@ export const TOPICS = Object.freeze({
   BUILDING_ALARMS: "building.alarms",
   BUILDING_ACCESS: "building.access",
   BUILDING_CONTROLLERS: "building.controllers",
+  BUILDING_CAMERAS: "building.cameras",
 });
 
 /** Websocket close codes the server uses. */
