@@ -436,8 +436,12 @@ func (w *worker) settle(now time.Time, state, why string) {
 	switch {
 	case st.State == StateOffline:
 		w.s.alarm(st.ID, building.AlarmCameraOffline, true, "camera "+st.Name+" sends no video: "+st.Reason)
-	case was == StateOffline:
-		w.s.alarm(st.ID, building.AlarmCameraOffline, false, "camera "+st.Name+" is back")
+	case st.State == StateOnline || st.State == StateDegraded:
+		// Back: also after a restart, when an alarm raised before it is
+		// still open but the camera's last state here was unknown.
+		if was != StateOnline && was != StateDegraded {
+			w.s.alarm(st.ID, building.AlarmCameraOffline, false, "camera "+st.Name+" is back")
+		}
 	}
 }
 

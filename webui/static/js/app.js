@@ -2,7 +2,8 @@
 // Boot and routing for the console. On load the websocket connects and
 // authenticates with the session cookie: auth_ok shows the app, auth_invalid
 // the login page. Pages live behind hash routes (#/system, #/users,
-// #/audit, #/phones, #/building) and each role only gets the pages it may use.
+// #/audit, #/phones, #/building, #/cameras) and each role only gets the
+// pages it may use.
 
 import { I18n } from "./i18n.js";
 import { ConsoleClient, wsURL } from "./ws.js";
@@ -16,6 +17,7 @@ import { mountMeetings } from "./views/meetings.js";
 import { mountMeeting } from "./views/meeting.js";
 import { mountPhones } from "./views/phones.js";
 import { mountBuilding } from "./views/building.js";
+import { mountCameras } from "./views/cameras.js";
 import { mountGuest, tokenFromHash } from "./views/guest.js";
 import { REQUEST_TYPES } from "./protocol.js";
 
@@ -56,7 +58,7 @@ import { REQUEST_TYPES } from "./protocol.js";
 const ALL_ROLES = Object.freeze(["admin", "official", "facilities"]);
 const ADMIN = Object.freeze(["admin"]);
 const MEETERS = Object.freeze(["admin", "official"]);
-// The Building page is for those who watch and open the doors.
+// The Building and Cameras pages are for those who watch and open the doors.
 const FACILITIES = Object.freeze(["admin", "facilities"]);
 // A guest (invite link) sees only the meeting of their invite.
 const ATTENDEES = Object.freeze(["admin", "official", "guest"]);
@@ -69,6 +71,7 @@ export const ROUTES = Object.freeze(
     { name: "meeting", nav: "", title: "page.meeting", roles: ATTENDEES, mount: mountMeeting },
     { name: "phones", nav: "nav.phones", title: "page.phones", roles: ALL_ROLES, mount: mountPhones },
     { name: "building", nav: "nav.building", title: "page.building", roles: FACILITIES, mount: mountBuilding },
+    { name: "cameras", nav: "nav.cameras", title: "page.cameras", roles: FACILITIES, mount: mountCameras },
     { name: "users", nav: "nav.users", title: "page.users", roles: ADMIN, mount: mountUsers },
     { name: "audit", nav: "nav.audit", title: "page.audit", roles: ADMIN, mount: mountAudit },
   ]),

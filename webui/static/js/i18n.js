@@ -16,6 +16,7 @@ export const LANG_NAMES = Object.freeze({ "zh-CN": "中文", en: "English" });
 
 import { PHONES_DICTS } from "./i18n-phones.js";
 import { BUILDING_DICTS } from "./i18n-building.js";
+import { CAMERAS_DICTS } from "./i18n-cameras.js";
 
 const STORAGE_KEY = "civic.lang";
 
@@ -289,6 +290,7 @@ const DICTS = {
     "page.phones": "Phones",
     ...PHONES_DICTS.en,
     ...BUILDING_DICTS.en,
+    ...CAMERAS_DICTS.en,
   },
   "zh-CN": {
     "app.name": "Civic",
@@ -558,6 +560,7 @@ const DICTS = {
     "page.phones": "电话",
     ...PHONES_DICTS["zh-CN"],
     ...BUILDING_DICTS["zh-CN"],
+    ...CAMERAS_DICTS["zh-CN"],
   },
 };
 

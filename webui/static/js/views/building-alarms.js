@@ -3,17 +3,48 @@
 // an alarm is new (with the newest one and a quick acknowledge), and the
 // Alarms tab: the open alarms (new, then acknowledged) with acknowledge
 // and resolve, each asking for a comment, the recently resolved ones, and
-// each alarm's history.
+// each alarm's history. An alarm with cameras (a door's linked cameras,
+// or the camera a camera alarm is about) shows the first one live beside
+// its details, in the tab and in the acknowledge and resolve dialogs.
 
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, formatTime, h } from "../ui.js";
 import { sortAlarms } from "./building-model.js";
+import { CameraFeed, mountCameraView } from "./cameras-inline.js";
 
 /** @typedef {import("./building.js").BuildingPage} BuildingPage */
 /** @typedef {import("./building-model.js").Alarm} Alarm */
 
 /** How many resolved alarms the tab lists. */
 export const RESOLVED_LIMIT = 50;
+
+/** @type {WeakMap<BuildingPage, CameraFeed>} each Building page's camera names and states. */
+const feeds = new WeakMap();
+
+/**
+ * feedOf returns the page's camera feed, opened on first use; the
+ * Alarms tab closes it with the page.
+ * @param {BuildingPage} page
+ * @returns {CameraFeed}
+ */
+function feedOf(page) {
+  let f = feeds.get(page);
+  if (!f) {
+    f = new CameraFeed(page.ctx.client);
+    feeds.set(page, f);
+  }
+  return f;
+}
+
+/**
+ * alarmCamera is the camera an alarm shows live: the first of its
+ * cameras, or "".
+ * @param {Alarm} a
+ * @returns {string}
+ */
+export function alarmCamera(a) {
+  return a.cameras?.[0] ?? a.camera ?? "";
+}
 
 /**
  * alarmWhere is what an alarm is about, in words: the door and its floor,
@@ -33,6 +64,7 @@ export function alarmWhere(page, a) {
     const c = page.state.controllers.get(a.controller);
     return i18n.t("bld.alarm.controller", { name: c?.name ?? a.controller });
   }
+  if (a.camera) return i18n.t("bld.alarm.camera", { name: feedOf(page).name(a.camera) });
   return "—";
 }
 
@@ -78,7 +110,9 @@ export function handleAlarm(page, a, verb) {
     problem.el,
     h("div", { class: "dialog-actions" }, cancel, submit),
   );
-  const dlg = h("dialog", { class: "dialog", testid: "alarm-dialog" }, form);
+  const cam = alarmCamera(a);
+  const live = cam ? mountCameraView(page.ctx, feedOf(page)) : null;
+  const dlg = h("dialog", { class: live ? "dialog dialog-wide alarm-dialog-live" : "dialog", testid: "alarm-dialog" }, live ? h("div", { class: "alarm-dialog-grid" }, form, live.el) : form);
   i18n.translate(dlg);
   document.body.append(dlg);
   let done = false;
@@ -107,10 +141,12 @@ export function handleAlarm(page, a, verb) {
   });
   return new Promise((resolve) => {
     dlg.addEventListener("close", () => {
+      live?.destroy();
       dlg.remove();
       resolve(done);
     });
     dlg.showModal();
+    live?.show(cam);
     comment.focus();
   });
 }
@@ -201,7 +237,7 @@ export function mountAlarmBar(page) {
   });
   el.classList.add("alarm-flash");
   i18n.translate(el);
-  const offs = [page.on("alarms", render), page.on("doors", () => render()), page.on("places", () => render())];
+  const offs = [page.on("alarms", render), page.on("doors", () => render()), page.on("places", () => render()), feedOf(page).on(() => render())];
   render();
   return {
     el,
@@ -236,40 +272,98 @@ export function mountAlarmsPane(page) {
   const rerror = new ErrorBox("resolved-error");
   const rcols = ["bld.alarm.col.severity", "bld.alarm.col.kind", "bld.alarm.col.where", "bld.alarm.col.raised", "bld.alarm.col.resolved", "bld.alarm.col.comment", ""];
 
+  // The live view of the selected alarm's camera, beside the queue.
+  const feed = feedOf(page);
+  const live = mountCameraView(page.ctx, feed);
+  /** @type {number} the alarm whose camera shows; 0 picks the first in the queue with one. */
+  let picked = 0;
+  const liveTitle = h("div", { class: "strong", testid: "alarm-live-kind" });
+  const liveWhere = h("div", { class: "small", testid: "alarm-live-where" });
+  const liveMsg = h("div", { class: "muted small alarm-comment" });
+  const liveCard = h(
+    "section",
+    { class: "card alarm-live", testid: "alarm-live", attrs: { hidden: true } },
+    h("div", { class: "card-head" }, h("h2", { class: "card-title", i18n: "bld.alarm.live_title" })),
+    h("div", { class: "alarm-live-details" }, liveTitle, liveWhere, liveMsg),
+    live.el,
+  );
+
   /** @param {string[]} keys */
   const head = (keys) => h("thead", {}, h("tr", {}, ...keys.map((k) => h("th", { i18n: k || undefined }))));
-  const el = h(
+  const split = h(
     "div",
-    { class: "pane", testid: "building-alarms-pane" },
+    { class: "alarms-split" },
     h(
-      "section",
-      { class: "card card-fill" },
-      h("div", { class: "card-head" }, h("h2", { class: "card-title" }, h("span", { i18n: "bld.alarm.open_title" }), " ", count)),
-      h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "alarms-table" }, head(cols), tbody), empty),
+      "div",
+      { class: "alarms-main" },
+      h(
+        "section",
+        { class: "card card-fill" },
+        h("div", { class: "card-head" }, h("h2", { class: "card-title" }, h("span", { i18n: "bld.alarm.open_title" }), " ", count)),
+        h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "alarms-table" }, head(cols), tbody), empty),
+      ),
+      h(
+        "section",
+        { class: "card card-resolved" },
+        h("div", { class: "card-head" }, h("h2", { class: "card-title", i18n: "bld.alarm.resolved_title" })),
+        rerror.el,
+        h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "resolved-table" }, head(rcols), rbody), rempty),
+      ),
     ),
-    h(
-      "section",
-      { class: "card card-resolved" },
-      h("div", { class: "card-head" }, h("h2", { class: "card-title", i18n: "bld.alarm.resolved_title" })),
-      rerror.el,
-      h("div", { class: "table-scroll" }, h("table", { class: "table table-dense", testid: "resolved-table" }, head(rcols), rbody), rempty),
-    ),
+    liveCard,
   );
+  const el = h("div", { class: "pane", testid: "building-alarms-pane" }, split);
+
+  /**
+   * renderLive shows the picked alarm's camera (or the first alarm's in
+   * the queue that has one) while the tab shows.
+   * @param {Alarm[]} list the open alarms in queue order.
+   */
+  const renderLive = (list) => {
+    const withCam = list.filter((a) => alarmCamera(a));
+    const a = withCam.find((x) => x.id === picked) ?? withCam[0] ?? null;
+    liveCard.hidden = !a;
+    split.classList.toggle("alarms-split-live", Boolean(a));
+    for (const tr of tbody.querySelectorAll("tr")) tr.classList.toggle("row-selected", Boolean(a) && tr.dataset.alarmId === String(a?.id));
+    if (!a) {
+      live.stop();
+      return;
+    }
+    liveCard.dataset.alarmId = String(a.id);
+    liveTitle.textContent = alarmTitle(page, a);
+    liveWhere.textContent = `${alarmWhere(page, a)} · ${formatTime(a.raised_at)}`;
+    liveMsg.textContent = a.message;
+    if (el.hidden) live.stop();
+    else live.show(alarmCamera(a));
+  };
 
   /**
    * @param {Alarm} a
    */
   const row = (a) => {
     const stateText = a.state === "acknowledged" ? i18n.t("bld.alarm.state.acknowledged_by", { user: a.acked_by ?? "" }) : i18n.t(`bld.alarm.state.${a.state}`);
+    const cam = alarmCamera(a);
     return h(
       "tr",
-      { class: `${a.state === "new" ? "alarm-new" : ""} ${fresh.has(a.id) ? "alarm-flash" : ""}`.trim(), data: { alarmId: String(a.id), kind: a.kind, state: a.state, severity: a.severity } },
+      {
+        class: `${a.state === "new" ? "alarm-new" : ""} ${fresh.has(a.id) ? "alarm-flash" : ""} ${cam ? "alarm-has-camera" : ""}`.trim(),
+        data: { alarmId: String(a.id), kind: a.kind, state: a.state, severity: a.severity, camera: cam },
+        on: {
+          click: (ev) => {
+            if (!cam || (ev.target instanceof Element && ev.target.closest("button, a"))) return;
+            picked = a.id;
+            render();
+          },
+        },
+      },
       h("td", {}, h("span", { class: `badge sev-${a.severity}`, text: i18n.t(`bld.sev.${a.severity}`) })),
       h("td", {}, h("div", { class: "strong", text: alarmTitle(page, a) }), a.message ? h("div", { class: "muted small", text: a.message }) : null),
       h(
         "td",
         {},
         a.door ? h("a", { text: alarmWhere(page, a), attrs: { href: "#/building" }, on: { click: () => page.select(a.door ?? "") } }) : h("span", { text: alarmWhere(page, a) }),
+        a.camera && a.door ? h("div", { class: "muted small", testid: "alarm-camera-field", text: i18n.t("bld.alarm.camera", { name: feed.name(a.camera) }) }) : null,
+        cam && !a.camera ? h("div", { class: "muted small alarm-cam-tag", text: i18n.t("bld.alarm.has_camera", { name: feed.name(cam) }) }) : null,
       ),
       h("td", { class: "nowrap", text: formatTime(a.raised_at) }),
       h("td", { class: "mono", text: String(a.count || 1) }),
@@ -306,10 +400,21 @@ export function mountAlarmsPane(page) {
       h("td", { class: "col-actions" }, h("button", { class: "btn btn-small btn-plain", data: { action: "history" }, text: i18n.t("bld.alarm.history"), attrs: { type: "button" }, on: { click: () => showHistory(page, a) } })),
     );
 
+  /** the camera names the queue shows, as last drawn */
+  let shownNames = "";
+  const cameraNames = () =>
+    [...page.state.alarms.values()]
+      .map((a) => alarmCamera(a))
+      .filter(Boolean)
+      .map((id) => feed.name(id))
+      .join("\u0000");
+
   const render = () => {
+    shownNames = cameraNames();
     const list = sortAlarms(page.state.alarms.values());
     tbody.replaceChildren(...list.map(row));
     fresh.clear();
+    renderLive(list);
     empty.hidden = list.length > 0;
     const n = list.filter((a) => a.state === "new").length;
     count.textContent = i18n.t("bld.alarm.count", { n: list.length, fresh: n });
@@ -340,7 +445,16 @@ export function mountAlarmsPane(page) {
       render();
     }),
     page.on("places", render),
+    feed.on(() => {
+      // Health figures come every 5 s: redraw the queue only when a name it shows changed.
+      const names = cameraNames();
+      if (names !== shownNames) render();
+      else renderLive(sortAlarms(page.state.alarms.values()));
+    }),
   ];
+  // The live view runs only while the tab shows.
+  const shown = new MutationObserver(() => render());
+  shown.observe(el, { attributes: true, attributeFilter: ["hidden"] });
   i18n.translate(el);
   render();
 
@@ -353,9 +467,14 @@ export function mountAlarmsPane(page) {
     relocalize() {
       render();
       rerror.relocalize();
+      live.relocalize();
     },
     destroy() {
       for (const off of offs) off();
+      shown.disconnect();
+      live.destroy();
+      feed.close();
+      feeds.delete(page);
     },
   };
 }

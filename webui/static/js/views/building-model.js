@@ -40,15 +40,16 @@
 /**
  * @typedef {object} Alarm one alarm of the queue.
  * @property {number} id
- * @property {string} kind forced_open, held_open, tamper, controller_offline, repeated_denials.
+ * @property {string} kind one of ALARM_KINDS.
  * @property {"critical" | "major" | "minor"} severity
  * @property {"new" | "acknowledged" | "resolved"} state
  * @property {string} [door]
  * @property {string} [controller]
  * @property {string} [reader]
+ * @property {string} [camera] the camera a camera alarm is about.
  * @property {string} [floor]
  * @property {string} [building]
- * @property {string[]} [cameras]
+ * @property {string[]} [cameras] the door's linked cameras, or a camera alarm's own camera.
  * @property {string} message
  * @property {number} count
  * @property {string} raised_at
@@ -284,7 +285,7 @@ export function applyControllerEvent(ctrls, ev) {
 export const SEVERITIES = Object.freeze(["critical", "major", "minor"]);
 
 /** The alarm kinds. */
-export const ALARM_KINDS = Object.freeze(["forced_open", "held_open", "tamper", "controller_offline", "repeated_denials"]);
+export const ALARM_KINDS = Object.freeze(["forced_open", "held_open", "tamper", "controller_offline", "repeated_denials", "camera_offline", "camera_tamper"]);
 
 /**
  * sortAlarms orders alarms as the queue shows them: new before
