@@ -160,8 +160,7 @@ func (c *conn) handleCamerasCreate(ctx context.Context, req request) (reply, err
 	if err != nil {
 		return rep, err
 	}
-	st, _ := cs.Status(cam.ID)
-	rep.result, rep.detail = CameraResult{Camera: cam, Status: st}, truncate(describeCamera(cam), 160)
+	rep.result, rep.detail = CameraResult{Camera: cam}, truncate(describeCamera(cam), 160)
 	return rep, nil
 }
 
@@ -182,12 +181,11 @@ func (c *conn) handleCamerasUpdate(ctx context.Context, req request) (reply, err
 	if err != nil {
 		return rep, err
 	}
-	st, _ := cs.Status(cam.ID)
 	detail := describeCamera(cam)
 	if p.Camera.Password != nil {
 		detail += ", password changed"
 	}
-	rep.result, rep.detail = CameraResult{Camera: cam, Status: st}, truncate(detail, 160)
+	rep.result, rep.detail = CameraResult{Camera: cam}, truncate(detail, 160)
 	return rep, nil
 }
 

@@ -43,10 +43,10 @@ type CameraBody struct {
 	Camera cameras.Input `json:"camera"`
 }
 
-// CameraResult carries one camera's settings and live state.
+// CameraResult carries one camera's settings. Its live state follows on
+// the building.cameras topic (a new camera starts unknown).
 type CameraResult struct {
 	Camera cameras.Camera `json:"camera"`
-	Status cameras.Status `json:"status"`
 }
 
 // CameraIDParams name a camera.
@@ -121,7 +121,7 @@ func cameraTopics() []TopicSpec {
 func cameraMessages() []MessageSpec {
 	return []MessageSpec{
 		{TypeCamerasList, doorKeepers, nil, CamerasResult{}, false, "Every camera's settings (no passwords) and live state, by id."},
-		{TypeCamerasCreate, adminOnly, CameraBody{}, CameraResult{}, true, "Add a camera by its RTSP URL, or by its ONVIF address (civicd probes it and fills in the model, profiles and stream address). Credentials in the RTSP URL move to the username and password."},
+		{TypeCamerasCreate, adminOnly, CameraBody{}, CameraResult{}, true, "Add a camera by its RTSP URL, or by its ONVIF address (civicd probes it and fills in the model, profiles and stream address). Credentials in the RTSP URL move to the username and password. Its live state follows on the building.cameras topic."},
 		{TypeCamerasUpdate, adminOnly, CameraBody{}, CameraResult{}, true, "Change the camera `camera.id`. An absent password keeps the old one; an ONVIF camera whose address, credentials or profile changed is probed again."},
 		{TypeCamerasDelete, adminOnly, CameraIDParams{}, struct{}{}, true, "Remove a camera; its viewers end and its alarms resolve."},
 		{TypeCamerasProbe, adminOnly, CameraProbeParams{}, cameras.ProbeResult{}, false, "Ask an ONVIF camera who it is and what it streams, saving nothing: for the camera editor."},

@@ -437,3 +437,29 @@ func TestBadCameras(t *testing.T) {
 		}
 	}
 }
+
+// TestSwitchOffCamera: switching a camera off shows at once and resolves
+// its offline alarm; switching it on starts it over as unknown.
+func TestSwitchOffCamera(t *testing.T) {
+	e := newEnv(t, Config{OfflineAfter: time.Second, Timeout: time.Second, CheckInterval: time.Minute})
+	ctx := context.Background()
+	if _, err := e.s.Create(ctx, Input{ID: "dead", Name: "Dead", RTSPURL: "rtsp://127.0.0.1:9/cam"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "offline", func() bool { return e.status(t, "dead").State == StateOffline })
+	off := false
+	if _, err := e.s.Update(ctx, Input{ID: "dead", Name: "Dead", RTSPURL: "rtsp://127.0.0.1:9/cam", Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, "dead"); st.State != StateDisabled || !e.alarms.resolvedAfterRaise("camera_offline", "dead") {
+		t.Fatalf("switched off: %+v, alarms %v", st, e.alarms.log)
+	}
+	on := true
+	if _, err := e.s.Update(ctx, Input{ID: "dead", Name: "Dead", RTSPURL: "rtsp://127.0.0.1:9/cam", Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, "dead"); st.State != StateUnknown {
+		t.Fatalf("switched on: %+v", st)
+	}
+	waitFor(t, 15*time.Second, "offline again", func() bool { return e.status(t, "dead").State == StateOffline })
+}

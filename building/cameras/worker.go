@@ -99,11 +99,18 @@ func (w *worker) poke() {
 }
 
 // setCamera takes new settings: the session in use ends and the next one
-// uses them.
+// uses them. Switching the camera off or on shows at once.
 func (w *worker) setCamera(c Camera) {
 	w.mu.Lock()
+	was := w.cam.Enabled
 	w.cam, w.restart = c, true
 	w.mu.Unlock()
+	switch {
+	case was && !c.Enabled:
+		w.settle(time.Now(), StateDisabled, "")
+	case !was && c.Enabled:
+		w.settle(time.Now(), StateUnknown, "")
+	}
 	w.restartEvents()
 	w.poke()
 }
@@ -414,6 +421,10 @@ func (st *streamState) access(now time.Time, au h264.AccessUnit) {
 // evaluate judges the camera now and announces a settled change.
 func (w *worker) evaluate(now time.Time) {
 	w.mu.Lock()
+	if !w.cam.Enabled {
+		w.mu.Unlock()
+		return // switched off: the state says so, whatever a session in its last moments shows
+	}
 	j := judge{offlineAfter: w.s.cfg.OfflineAfter, minFPS: w.s.cfg.MinFPS, keyframeTimeout: w.s.cfg.KeyframeTimeout,
 		checkKeyframes: w.codec == "H264"}
 	state, why := j.state(now, w.meter, w.streaming, w.downSince, w.why)
@@ -434,6 +445,8 @@ func (w *worker) settle(now time.Time, state, why string) {
 	w.s.log.Info("camera state", "camera", st.ID, "state", st.State, "reason", st.Reason, "was", was)
 	w.s.publish(Event{Kind: KindChanged, Camera: &st})
 	switch {
+	case st.State == StateDisabled:
+		w.s.alarm(st.ID, building.AlarmCameraOffline, false, "camera "+st.Name+" was switched off")
 	case st.State == StateOffline:
 		w.s.alarm(st.ID, building.AlarmCameraOffline, true, "camera "+st.Name+" sends no video: "+st.Reason)
 	case st.State == StateOnline || st.State == StateDegraded:
