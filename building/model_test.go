@@ -54,6 +54,13 @@ func TestModelRoundTrip(t *testing.T) {
 	if _, err := s.Place(ctx, Placement{Floor: "f1", Kind: PlaceDoor, Device: "east", X: 0.25, Y: 0.5}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Place(ctx, Placement{Floor: "f2", Kind: PlaceCamera, Device: "cam-east", X: 1, Y: 0}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("placing a camera that does not exist: %v", err)
+	}
+	// The camera, as building/cameras stores it.
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO cameras (id, name, created_at, updated_at) VALUES ('cam-east', 'East', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Place(ctx, Placement{Floor: "f2", Kind: PlaceCamera, Device: "cam-east", X: 1, Y: 0}); err != nil {
 		t.Fatal(err)
 	}

@@ -321,8 +321,8 @@ func (s *Service) Placements(floor string) []Placement {
 }
 
 // Place puts a device on a floor plan, or moves it there. A door can be
-// placed only on its own floor. Camera ids are not checked yet (cameras
-// come later).
+// placed only on its own floor; a camera (building/cameras, in the same
+// store) on any.
 func (s *Service) Place(ctx context.Context, p Placement) (Placement, error) {
 	p, err := p.normalize()
 	if err != nil {
@@ -332,6 +332,16 @@ func (s *Service) Place(ctx context.Context, p Placement) (Placement, error) {
 	err = s.change(ctx, "place "+p.Kind+" "+p.Device, func(tx *sql.Tx) error {
 		if err := mustExist(ctx, tx, tFloors, p.Floor, "floor"); err != nil {
 			return err
+		}
+		if p.Kind == PlaceCamera {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM cameras WHERE id = ?`, p.Device).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return invalidf("there is no camera %s", p.Device)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if p.Kind == PlaceDoor {
 			var floor string

@@ -93,6 +93,9 @@ type Config struct {
 	// EvalInterval is how often a camera's state is judged. Default:
 	// 500 ms.
 	EvalInterval time.Duration
+	// OnRemoved, if set, is called after a camera is deleted, for the
+	// building to take it off its floor plan.
+	OnRemoved func(ctx context.Context, id string)
 }
 
 func (c *Config) defaults() {
@@ -327,6 +330,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	cam := w.camera()
 	s.alarm(id, building.AlarmCameraOffline, false, "camera "+cam.Name+" was removed")
 	s.alarm(id, building.AlarmCameraTamper, false, "camera "+cam.Name+" was removed")
+	if s.cfg.OnRemoved != nil {
+		s.cfg.OnRemoved(ctx, id)
+	}
 	s.log.Info("camera removed", "camera", id)
 	s.publish(Event{Kind: KindRemoved, Camera: &Status{ID: id, Name: cam.Name}})
 	return nil

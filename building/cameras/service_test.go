@@ -441,7 +441,9 @@ func TestBadCameras(t *testing.T) {
 // TestSwitchOffCamera: switching a camera off shows at once and resolves
 // its offline alarm; switching it on starts it over as unknown.
 func TestSwitchOffCamera(t *testing.T) {
-	e := newEnv(t, Config{OfflineAfter: time.Second, Timeout: time.Second, CheckInterval: time.Minute})
+	removed := make(chan string, 1)
+	e := newEnv(t, Config{OfflineAfter: time.Second, Timeout: time.Second, CheckInterval: time.Minute,
+		OnRemoved: func(_ context.Context, id string) { removed <- id }})
 	ctx := context.Background()
 	if _, err := e.s.Create(ctx, Input{ID: "dead", Name: "Dead", RTSPURL: "rtsp://127.0.0.1:9/cam"}); err != nil {
 		t.Fatal(err)
@@ -462,4 +464,18 @@ func TestSwitchOffCamera(t *testing.T) {
 		t.Fatalf("switched on: %+v", st)
 	}
 	waitFor(t, 15*time.Second, "offline again", func() bool { return e.status(t, "dead").State == StateOffline })
+
+	// Removed: off the plan (OnRemoved), and its alarm resolved.
+	if err := e.s.Delete(ctx, "dead"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-removed; got != "dead" {
+		t.Fatalf("OnRemoved(%q)", got)
+	}
+	if e.alarms.log[len(e.alarms.log)-1] != "off camera_tamper dead" || !e.alarms.resolvedAfterRaise("camera_offline", "dead") {
+		t.Fatalf("alarms %v", e.alarms.log)
+	}
+	if _, err := e.s.Status("dead"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("status after delete: %v", err)
+	}
 }

@@ -109,7 +109,13 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	}
 	mods.set("building", "starting", "mqtt "+bld.mqttDetail())
 
-	cams, err := cameras.New(ctx, camerasConfig(cfg, engine), st.DB(), bus, doors, logger.With("module", "cameras"))
+	camCfg := camerasConfig(cfg, engine)
+	camCfg.OnRemoved = func(ctx context.Context, id string) {
+		if err := doors.Unplace(ctx, building.PlaceCamera, id); err != nil && !errors.Is(err, building.ErrNotFound) {
+			logger.Error("take a removed camera off its floor plan", "camera", id, "err", err)
+		}
+	}
+	cams, err := cameras.New(ctx, camCfg, st.DB(), bus, doors, logger.With("module", "cameras"))
 	if err != nil {
 		return err
 	}
