@@ -26,6 +26,7 @@ type Viewer struct {
 	once   sync.Once
 
 	mu       sync.Mutex // write's state
+	ready    bool       // the connection is up: packets written now reach the viewer
 	started  bool       // a keyframe has gone out; later pictures may follow
 	seq      uint16     // the viewer's own sequence numbers: it sees no gaps from the frames it skipped
 	watchAt  time.Time
@@ -88,7 +89,14 @@ func (s *Service) Watch(ctx context.Context, id string) (*Viewer, string, error)
 		}
 	}()
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			// Packets written before DTLS is up are dropped, so the
+			// keyframe the view starts from must come after.
+			v.mu.Lock()
+			v.ready = true
+			v.mu.Unlock()
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			v.Close()
 		}
 	})
@@ -208,6 +216,9 @@ func (v *Viewer) resync() {
 func (v *Viewer) write(pkts []*rtp.Packet, keyframe bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if !v.ready {
+		return
+	}
 	if !v.started {
 		if !keyframe {
 			return

@@ -479,3 +479,44 @@ func TestSwitchOffCamera(t *testing.T) {
 		t.Fatalf("status after delete: %v", err)
 	}
 }
+
+// TestParameterSetsInjected: a camera that sends SPS and PPS only in its
+// SDP (sprop-parameter-sets) is watched from a keyframe that carries
+// them, so the viewer can decode its first picture.
+func TestParameterSetsInjected(t *testing.T) {
+	aus, _, _, err := cameratest.Clip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := make([]h264.AccessUnit, len(aus))
+	for i, au := range aus {
+		bare[i] = au
+		bare[i].NALUs = slices.DeleteFunc(slices.Clone(au.NALUs), func(n []byte) bool {
+			typ := h264.NALType(n)
+			return typ == h264.NALSPS || typ == h264.NALPPS
+		})
+	}
+	m, err := cameratest.ClipMount() // its SDP carries sprop-parameter-sets
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Source = func(ctx context.Context, write func(*rtp.Packet) error) error {
+		return cameratest.PlayClip(ctx, bare, 15, write)
+	}
+	srv, err := rtsptest.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	srv.Handle("/cam", m)
+
+	e := newEnv(t, Config{CheckInterval: time.Minute})
+	if _, err := e.s.Create(context.Background(), Input{ID: "bare", Name: "Bare", RTSPURL: srv.URL("/cam")}); err != nil {
+		t.Fatal(err)
+	}
+	v := watch(t, e, "bare")
+	waitFor(t, 15*time.Second, "pictures", func() bool { return v.pictures.Load() >= 5 })
+	if !v.keyFirst.Load() || !v.sizeOK.Load() {
+		t.Fatalf("first picture a keyframe %v, with an SPS of 640x360 %v", v.keyFirst.Load(), v.sizeOK.Load())
+	}
+}
