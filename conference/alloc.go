@@ -183,6 +183,9 @@ func (r *room) allocateOnce(now time.Time, period time.Duration, measure bool) {
 
 // allocate chooses the layer of each simulcast track p subscribes to.
 func (p *Participant) allocate(now time.Time, measure bool) {
+	if p.local {
+		return // it takes no video
+	}
 	p.downMu.Lock()
 	downs := make([]*downTrack, 0, len(p.downs))
 	for _, d := range p.downs {

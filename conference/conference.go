@@ -302,6 +302,8 @@ type Identity struct {
 	// passcode was checked when the invite was redeemed, they are never a
 	// host, and they wait in the lobby when the meeting has one.
 	Guest bool
+	// Phone is true for a desk phone bridged in (JoinLocal sets it).
+	Phone bool
 }
 
 // Signal is a message from the SFU to one participant's client: an offer
@@ -328,6 +330,7 @@ type PeerInfo struct {
 	Name  string `json:"name"`
 	Muted bool   `json:"muted"` // the host muted them: their audio is not forwarded
 	Hand  bool   `json:"hand"`  // their hand is raised
+	Phone bool   `json:"phone,omitempty"` // a desk phone, bridged in
 }
 
 // Join adds a participant to the live room of a meeting. signal is called

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -227,16 +228,24 @@ const (
 	pliMaxRepeats  = 10
 )
 
+// rtpSource is where a layer's packets come from: a browser's track, or
+// a server-side participant's LocalTrack.
+type rtpSource interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
 // forward copies one layer's RTP to every subscriber that takes this
 // layer, until the publisher stops sending it. The buffers are reused:
 // no allocation per packet.
-func (l *layer) forward(remote *webrtc.TrackRemote) {
-	l.remote.Store(remote)
+func (l *layer) forward(src rtpSource) {
+	if remote, ok := src.(*webrtc.TrackRemote); ok {
+		l.remote.Store(remote)
+	}
 	defer l.stopWorkers()
 	t := l.t
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := remote.Read(buf)
+		n, _, err := src.Read(buf)
 		if err != nil {
 			return
 		}
@@ -264,6 +273,7 @@ func (l *layer) forward(remote *webrtc.TrackRemote) {
 				t.owner.hear(127 - int32(lvl))
 				level = int(lvl)
 			}
+			t.owner.r.tapAudio(t, &l.pkt)
 		}
 		l.fanOut(start, level)
 	}

@@ -35,7 +35,7 @@ type ChatMessage struct {
 
 // state reports a participant's moderation state.
 func (p *Participant) state() PeerInfo {
-	return PeerInfo{ID: p.id, Name: p.who.Name, Muted: p.muted.Load(), Hand: p.hand.Load()}
+	return PeerInfo{ID: p.id, Name: p.who.Name, Muted: p.muted.Load(), Hand: p.hand.Load(), Phone: p.who.Phone}
 }
 
 // broadcast sends a signal to everyone in the room.

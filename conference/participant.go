@@ -18,13 +18,17 @@ import (
 // ports they are known at once.
 const gatherTimeout = 3 * time.Second
 
-// Participant is one person (or, later, one phone) in a room.
+// Participant is one person, or one phone, in a room.
 type Participant struct {
 	id  string
 	who Identity
 	r   *room
-	pub *webrtc.PeerConnection // the client offers, civicd answers
-	sub *webrtc.PeerConnection // civicd offers, the client answers
+	pub *webrtc.PeerConnection // the client offers, civicd answers; nil when local
+	sub *webrtc.PeerConnection // civicd offers, the client answers; nil when local
+	// local: a server-side participant (a phone leg, local.go), with no
+	// peer connections; localTracks are what it publishes.
+	local       bool
+	localTracks []*LocalTrack
 
 	signals chan Signal
 	done    chan struct{}
@@ -212,6 +216,9 @@ func (p *Participant) streamFor(remote string) string {
 // PublishOffer takes the client's offer for the publish connection and
 // returns civicd's answer.
 func (p *Participant) PublishOffer(sdp string) (string, error) {
+	if p.local {
+		return "", ErrLocalOnly
+	}
 	var parsed sdpOffer
 	if err := parsed.Unmarshal([]byte(sdp)); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
@@ -241,6 +248,9 @@ func (p *Participant) PublishOffer(sdp string) (string, error) {
 // SubscribeAnswer takes the client's answer to civicd's last offer, then
 // applies track changes that waited for it.
 func (p *Participant) SubscribeAnswer(sdp string) error {
+	if p.local {
+		return ErrLocalOnly
+	}
 	p.negMu.Lock()
 	if !p.offerPending {
 		p.negMu.Unlock()
@@ -272,6 +282,9 @@ const maxCandidates = 64
 
 // AddCandidate adds a trickled candidate for one of the connections.
 func (p *Participant) AddCandidate(pc string, c webrtc.ICECandidateInit) error {
+	if p.local {
+		return ErrLocalOnly
+	}
 	var conn *webrtc.PeerConnection
 	var n *atomic.Int32
 	switch pc {
@@ -329,6 +342,9 @@ func (p *Participant) negotiate() {
 
 // subscribe starts sending t to p, on a downTrack of p's own.
 func (p *Participant) subscribe(t *forwardTrack) {
+	if p.local {
+		return // it hears the room through TapAudio
+	}
 	p.change(func() {
 		d := newDownTrack(t, p)
 		sender, err := p.sub.AddTrack(d)
@@ -351,6 +367,9 @@ func (p *Participant) subscribe(t *forwardTrack) {
 
 // unsubscribe stops sending t to p.
 func (p *Participant) unsubscribe(t *forwardTrack) {
+	if p.local {
+		return
+	}
 	p.change(func() {
 		p.dropDown(t)
 		if s, ok := p.senders[t]; ok {
@@ -431,6 +450,15 @@ func (p *Participant) closePeers() {
 	case <-p.done:
 	default:
 		close(p.done)
+	}
+	if p.local {
+		p.trackMu.Lock()
+		tracks := p.localTracks
+		p.trackMu.Unlock()
+		for _, lt := range tracks {
+			lt.Close()
+		}
+		return
 	}
 	_ = p.pub.Close()
 	_ = p.sub.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // room is the live part of a meeting: who is in it and what they publish.
@@ -21,6 +22,10 @@ type room struct {
 	mu       sync.Mutex
 	members  map[string]*Participant
 	tracks   []*forwardTrack
+	// taps hear every forwarded audio packet (TapAudio): copy on write,
+	// read per packet.
+	tapMu sync.Mutex
+	taps  atomic.Pointer[[]*audioTap]
 }
 
 // errRoomGone means the room was dropped while a join was on its way.
@@ -46,6 +51,13 @@ func (r *room) join(who Identity, signal func(Signal)) (*Participant, []PeerInfo
 	if err != nil {
 		return nil, nil, err
 	}
+	return r.add(p)
+}
+
+// add puts a new participant in the room, subscribes it to every track
+// already published, and tells the others.
+func (r *room) add(p *Participant) (*Participant, []PeerInfo, error) {
+	who := p.who
 	r.mu.Lock()
 	if len(r.members) >= r.s.cfg.MaxParticipants {
 		r.mu.Unlock()
