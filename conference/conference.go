@@ -328,8 +328,8 @@ const (
 type PeerInfo struct {
 	ID    string `json:"id"`
 	Name  string `json:"name"`
-	Muted bool   `json:"muted"` // the host muted them: their audio is not forwarded
-	Hand  bool   `json:"hand"`  // their hand is raised
+	Muted bool   `json:"muted"`           // the host muted them: their audio is not forwarded
+	Hand  bool   `json:"hand"`            // their hand is raised
 	Phone bool   `json:"phone,omitempty"` // a desk phone, bridged in
 }
 
