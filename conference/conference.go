@@ -73,6 +73,10 @@ type Config struct {
 	// ICETimeout is how long a participant may take to connect.
 	// Default: 30 s.
 	ICETimeout time.Duration
+	// DialInPrefix goes before a meeting's room number to make its
+	// dial-in number (voip routes such numbers to the meeting bridge).
+	// Default: "8".
+	DialInPrefix string
 	// MaxTracks is how many media sections a publish offer may have
 	// (microphone, camera, screen and its audio, ...). Default: 6.
 	MaxTracks int
@@ -132,6 +136,9 @@ type Service struct {
 func New(cfg Config, db *sql.DB, engine *rtc.Engine, bus Publisher, logger *slog.Logger) *Service {
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 100
+	}
+	if cfg.DialInPrefix == "" {
+		cfg.DialInPrefix = "8"
 	}
 	if cfg.ICETimeout <= 0 {
 		cfg.ICETimeout = 30 * time.Second

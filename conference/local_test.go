@@ -208,3 +208,49 @@ func (r *room) speakerID() string {
 	defer r.mu.Unlock()
 	return r.speaker
 }
+
+// TestDialIn: every meeting has a dial-in number (the prefix and its
+// room) and a 6-digit PIN, made once; a PIN is checked in constant time
+// and an ended meeting takes no dial-in.
+func TestDialIn(t *testing.T) {
+	s := newTestService(t, Config{DialInPrefix: "7"})
+	ctx := context.Background()
+	m, _ := s.CreateMeeting(ctx, "host", MeetingOptions{Title: "Dial-in"})
+	d, err := s.DialIn(ctx, m.Room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Number != "7"+m.Room || len(d.PIN) != 6 || strings.Trim(d.PIN, "0123456789") != "" {
+		t.Fatalf("dial-in %+v", d)
+	}
+	if again, _ := s.DialIn(ctx, m.Room); again != d {
+		t.Fatalf("the PIN changed: %+v then %+v", d, again)
+	}
+	if got := s.RoomOfNumber(d.Number); got != m.Room {
+		t.Fatalf("RoomOfNumber(%s) = %q", d.Number, got)
+	}
+	for _, n := range []string{m.Room, "8" + m.Room, "7" + m.Room + "1", "7abcdef", ""} {
+		if got := s.RoomOfNumber(n); got != "" {
+			t.Errorf("RoomOfNumber(%q) = %q, want none", n, got)
+		}
+	}
+	if _, err := s.CheckDialIn(ctx, m.Room, d.PIN); err != nil {
+		t.Fatal(err)
+	}
+	wrong := "000000"
+	if d.PIN == wrong {
+		wrong = "111111"
+	}
+	if _, err := s.CheckDialIn(ctx, m.Room, wrong); !errors.Is(err, ErrBadPIN) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if _, err := s.CheckDialIn(ctx, "999999", d.PIN); !errors.Is(err, ErrNoMeeting) {
+		t.Fatalf("no meeting: %v", err)
+	}
+	if err := s.End(ctx, m.Room); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckDialIn(ctx, m.Room, d.PIN); err == nil {
+		t.Fatal("an ended meeting took a dial-in")
+	}
+}

@@ -144,6 +144,9 @@ type MeetingsConfig struct {
 	// MaxTracks is the most media sections one participant may publish
 	// (microphone, camera, screen...). Default: 6.
 	MaxTracks int `mapstructure:"max_tracks"`
+	// DialInPrefix goes before a meeting's 6-digit room number to make
+	// the number desk phones dial to join it. Default: "8".
+	DialInPrefix string `mapstructure:"dial_in_prefix"`
 }
 
 // ICEServer is one STUN or TURN server, in the shape of the browser's

@@ -447,5 +447,8 @@ func (m *MeetingsConfig) check() *Error {
 	if m.MaxTracks < 1 || m.MaxTracks > 20 {
 		return &Error{Key: "meetings.max_tracks", Value: m.MaxTracks, Expected: "a number of tracks 1-20"}
 	}
+	if len(m.DialInPrefix) < 1 || len(m.DialInPrefix) > 4 || strings.Trim(m.DialInPrefix, "0123456789") != "" {
+		return &Error{Key: "meetings.dial_in_prefix", Value: m.DialInPrefix, Expected: `1-4 digits such as "8"`}
+	}
 	return nil
 }

@@ -250,8 +250,10 @@ func TestCamerasUnavailable(t *testing.T) {
 	}
 }
 
-// cameraVaries are the camera fields that differ from run to run: live
-// figures, ids and the test servers' ports.
-var cameraVaries = map[string]bool{"viewer": true, "rtsp_url": true, "fps": true, "bitrate_kbps": true, "last_frame": true,
+// runVaries are fields that differ from run to run, beside those
+// normalise knows: the cameras' live figures, ids and the test servers'
+// ports, and a meeting's dial-in number and PIN.
+var runVaries = map[string]bool{"viewer": true, "rtsp_url": true, "fps": true, "bitrate_kbps": true, "last_frame": true,
 	"last_keyframe": true, "since": true, "sessions": true, "stream_uri": true, "snapshot_uri": true, "snapshot_url": true,
-	"onvif_url": true, "address": true, "xaddrs": true, "clock_offset_ms": true, "percent": true, "streaming": true}
+	"onvif_url": true, "address": true, "xaddrs": true, "clock_offset_ms": true, "percent": true, "streaming": true,
+	"dial_in": true}

@@ -29,6 +29,7 @@ type Conference interface {
 	Rejoin(participantID, user string, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error)
 	End(ctx context.Context, room string) error
 	Meeting(ctx context.Context, room string) (conference.Meeting, error)
+	DialIn(ctx context.Context, room string) (conference.DialIn, error)
 }
 
 // conferenceOf returns the conference module, or an unavailable error.
@@ -61,7 +62,11 @@ func (c *conn) handleConferenceCreate(ctx context.Context, req request) (reply, 
 	if err != nil {
 		return reply{target: truncate(p.Title, 64)}, err
 	}
-	return reply{result: MeetingResult{Meeting: m}, target: "meeting " + m.Room, detail: truncate(m.Title, 120)}, nil
+	res := MeetingResult{Meeting: m}
+	if d, err := conf.DialIn(ctx, m.Room); err == nil {
+		res.DialIn = &d
+	}
+	return reply{result: res, target: "meeting " + m.Room, detail: truncate(m.Title, 120)}, nil
 }
 
 func (c *conn) handleConferenceList(ctx context.Context, req request) (reply, error) {
@@ -171,6 +176,11 @@ func (c *conn) enterMeeting(req request, target string, enter func(Conference, f
 		ice = []webrtc.ICEServer{}
 	}
 	res := ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
+	if d, err := conf.DialIn(c.ctx, m.Room); err == nil {
+		res.DialIn = &d
+	} else {
+		c.log.Error("dial-in of a meeting", "room", m.Room, "err", err)
+	}
 	if part.IsHost() {
 		st := part.LobbyState()
 		res.WaitingRoom = &st

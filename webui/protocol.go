@@ -558,6 +558,8 @@ type ConferenceListParams struct {
 // MeetingResult carries one meeting.
 type MeetingResult struct {
 	Meeting conference.Meeting `json:"meeting"`
+	// DialIn is, for the new meeting's host, how desk phones join it.
+	DialIn *conference.DialIn `json:"dial_in,omitempty"`
 }
 
 // MeetingsResult is the result of conference.list.
@@ -590,6 +592,8 @@ type ConferenceJoinResult struct {
 	Chat []conference.ChatMessage `json:"chat"`
 	// WaitingRoom is, for hosts, the meeting's lobby.
 	WaitingRoom *conference.LobbyState `json:"waiting_room,omitempty"`
+	// DialIn is how desk phones join: the number to dial and the PIN.
+	DialIn *conference.DialIn `json:"dial_in,omitempty"`
 }
 
 // LobbyWaitResult is the result of conference.join for a guest the lobby

@@ -340,7 +340,7 @@ func normalise(v any) any {
 			switch {
 			case k == "at" || strings.HasSuffix(k, "_at") || k == "uptime_s" || k == "go_version" || k == "seq" || k == "source" ||
 				k == "room" || k == "sdp" || k == "participant_id" || k == "token" || k == "url" || k == "path" ||
-				cameraVaries[k]:
+				runVaries[k]:
 				out[k] = "<" + k + ">"
 			case (k == "id" || k == "next_before_id" || k == "user_id") && isNumber(val):
 				out[k] = "<" + k + ">"

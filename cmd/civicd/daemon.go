@@ -89,6 +89,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		MaxParticipants:      cfg.Meetings.MaxParticipants,
 		MaxParticipantsTotal: cfg.Meetings.MaxParticipantsTotal,
 		MaxTracks:            cfg.Meetings.MaxTracks,
+		DialInPrefix:         cfg.Meetings.DialInPrefix,
 	}, st.DB(), engine, bus, logger.With("module", "conference"))
 	mods.set("conference", "running", "udp "+engine.UDPAddr())
 
