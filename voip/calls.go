@@ -222,6 +222,9 @@ func (c *callSide) Ended(r b2bua.Record) {
 // DTMF implements b2bua.Observer.
 func (c *callSide) DTMF(callID, ext string, digit rune) {
 	c.s.log.Debug("sip dtmf", "call", callID, "extension", ext)
+	if b := c.s.bridge.Load(); b != nil {
+		(*b).DTMF(callID, digit)
+	}
 	if c.s.bus != nil {
 		c.s.bus.Publish(DTMFEvent{CallID: callID, Extension: ext, Digit: string(digit)})
 	}
@@ -277,6 +280,13 @@ type directory struct{ s *Service }
 // Route implements b2bua.Directory.
 func (d directory) Route(number string) (b2bua.Route, error) {
 	s := d.s
+	if b := s.bridge.Load(); b != nil {
+		if uri, ok := (*b).Target(number); ok {
+			// A meeting's dial-in number: the meeting bridge answers.
+			return b2bua.Route{Number: number, RingTimeout: 30 * time.Second, Targets: []b2bua.Target{{Ext: number, URI: uri,
+				Dest: fmt.Sprintf("%s:%d", uri.Host, uri.Port), Transport: "udp", Internal: true}}}, nil
+		}
+	}
 	s.mu.Lock()
 	rec := s.exts[number]
 	if rec != nil {

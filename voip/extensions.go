@@ -414,3 +414,14 @@ func sortedNumbers[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ExtensionName is an extension's name, or "" when there is no such
+// extension (the meeting bridge shows a phone by it).
+func (s *Service) ExtensionName(number string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.exts[number]; r != nil {
+		return r.Name
+	}
+	return ""
+}

@@ -113,6 +113,19 @@ type Config struct {
 	RingTimeout time.Duration
 }
 
+// Bridge is the meeting bridge (voip/confbridge): calls to meetings'
+// dial-in numbers are routed to it, and keys pressed in them passed on.
+type Bridge interface {
+	// Target is where a dialled number's INVITE goes when the number is
+	// a meeting's.
+	Target(number string) (sip.Uri, bool)
+	// DTMF takes a key pressed in call callID.
+	DTMF(callID string, digit rune)
+}
+
+// SetBridge routes meetings' dial-in numbers to b.
+func (s *Service) SetBridge(b Bridge) { s.bridge.Store(&b) }
+
 // Publisher is where the service announces changes (the event bus).
 type Publisher interface {
 	Publish(p events.Payload)
@@ -158,6 +171,8 @@ type Service struct {
 	bus   Publisher
 	audit Auditor
 	log   *slog.Logger
+	// bridge answers meetings' dial-in numbers (SetBridge).
+	bridge atomic.Pointer[Bridge]
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server

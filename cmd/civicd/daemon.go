@@ -25,6 +25,7 @@ import (
 	"civic/internal/rtc"
 	"civic/internal/store"
 	"civic/voip"
+	"civic/voip/confbridge"
 	"civic/webui"
 )
 
@@ -99,6 +100,14 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	}
 	defer func() { _ = phones.Shutdown(context.Background()) }() // closes its sockets if a later step fails
 	mods.set("voip", "starting", sipDetail(phones))
+
+	bridge, err := confbridge.Start(confbridge.Config{Meetings: phoneMeetings{meetings}, NameOf: phones.ExtensionName,
+		OnPINFailed: pinAudit(auditLog)}, logger.With("module", "bridge"))
+	if err != nil {
+		return err
+	}
+	defer bridge.Close()
+	phones.SetBridge(bridge)
 
 	doors, err := building.New(building.Config{Location: cfg.Location()}, st.DB(), bus, auditLog, logger.With("module", "building"))
 	if err != nil {
@@ -212,6 +221,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		shutdownErr = err
 		logger.Error("shutdown console", "err", err)
 	}
+	bridge.Close() // its phones get their BYE while the SIP side still runs
 	if err := phones.Shutdown(sctx); err != nil {
 		logger.Error("shutdown voip", "err", err)
 	}

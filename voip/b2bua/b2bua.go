@@ -44,7 +44,14 @@ type Target struct {
 	URI       sip.Uri // the contact the phone registered
 	Dest      string  // host:port to send to: the address its REGISTER came from (NAT)
 	Transport string  // udp, tcp, tls
+	// Internal marks civicd's own endpoint (the meeting bridge): its
+	// INVITE carries the call's id in CallIDHeader.
+	Internal bool
 }
+
+// CallIDHeader names the header that gives an internal target the call's
+// id (the id Observer.DTMF reports keys with).
+const CallIDHeader = "X-Civic-Call"
 
 // Route is where a dialled number leads.
 type Route struct {

@@ -344,6 +344,11 @@ func (c *call) inviteFor(t Target, sdp []byte) *sip.Request {
 	if t.Dest != "" {
 		req.SetDestination(t.Dest)
 	}
+	if t.Internal {
+		// civicd's own endpoint (the meeting bridge) learns which call
+		// this is, to match the keys the caller presses.
+		req.AppendHeader(sip.NewHeader(CallIDHeader, c.id))
+	}
 	return req
 }
 

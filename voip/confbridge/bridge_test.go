@@ -1,0 +1,371 @@
+package confbridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+
+	"civic/voip/audio/g711"
+	"civic/voip/b2bua"
+	"civic/voip/callsdp"
+)
+
+// fakeMeetings is one meeting, room 123456 at number 8123456 with PIN
+// 424242, that starts when started is set.
+type fakeMeetings struct {
+	started atomic.Bool
+	mu      sync.Mutex
+	pins    []string
+	joined  []string // "name codec"
+	legs    []*fakeLeg
+	signals []func(string)
+}
+
+func (m *fakeMeetings) RoomOfNumber(n string) string {
+	if n == "8123456" {
+		return "123456"
+	}
+	return ""
+}
+
+func (m *fakeMeetings) CheckPIN(_ context.Context, room, pin string) error {
+	m.mu.Lock()
+	m.pins = append(m.pins, pin)
+	m.mu.Unlock()
+	if room != "123456" {
+		return ErrNoMeeting
+	}
+	if pin != "424242" {
+		return ErrBadPIN
+	}
+	return nil
+}
+
+func (m *fakeMeetings) JoinPhone(_ context.Context, room, name, codec string, signal func(string)) (Leg, error) {
+	if !m.started.Load() {
+		return nil, ErrNotStarted
+	}
+	l := &fakeLeg{id: "p-" + name}
+	m.mu.Lock()
+	m.joined = append(m.joined, name+" "+codec)
+	m.legs = append(m.legs, l)
+	m.signals = append(m.signals, signal)
+	m.mu.Unlock()
+	return l, nil
+}
+
+func (m *fakeMeetings) TapAudio(string, func(string, string, *rtp.Packet)) (func(), error) {
+	return func() {}, nil
+}
+
+func (m *fakeMeetings) state() (pins, joined []string, legs []*fakeLeg) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.pins...), append([]string(nil), m.joined...), append([]*fakeLeg(nil), m.legs...)
+}
+
+type fakeLeg struct {
+	id      string
+	packets atomic.Int64
+	loud    atomic.Int64 // packets with a level under 60 dBov
+	hand    atomic.Bool
+	left    atomic.Bool
+}
+
+func (l *fakeLeg) ID() string { return l.id }
+func (l *fakeLeg) WriteRTP(_ *rtp.Packet, level int) error {
+	l.packets.Add(1)
+	if level >= 0 && level < 60 {
+		l.loud.Add(1)
+	}
+	return nil
+}
+func (l *fakeLeg) RaiseHand(r bool) { l.hand.Store(r) }
+func (l *fakeLeg) Leave()           { l.left.Store(true) }
+
+// engine plays the call engine's part: it INVITEs the bridge as a phone's
+// call and relays RTP over a socket of its own.
+type engine struct {
+	t       *testing.T
+	b       *Bridge
+	client  *sipgo.Client
+	rtp     *net.UDPConn
+	dlg     *sipgo.DialogClientSession
+	callID  string
+	heard   atomic.Int64 // RTP packets from the bridge with sound in them
+	byed    chan struct{}
+	srvConn net.PacketConn
+}
+
+func startEngine(t *testing.T, b *Bridge) *engine {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
+	srv, _ := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	client, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port),
+		sipgo.WithClientLogger(slog.New(slog.DiscardHandler)))
+	e := &engine{t: t, b: b, client: client, byed: make(chan struct{}), srvConn: conn, callID: fmt.Sprintf("call-%d", time.Now().UnixNano())}
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		select {
+		case <-e.byed:
+		default:
+			close(e.byed)
+		}
+	})
+	go func() { _ = srv.ServeUDP(conn) }()
+	if e.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rtp.Close(); client.Close(); srv.Close(); ua.Close(); conn.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		var pkt rtp.Packet
+		for {
+			n, err := e.rtp.Read(buf)
+			if err != nil {
+				return
+			}
+			if pkt.Unmarshal(buf[:n]) != nil || len(pkt.Payload) != 160 {
+				continue
+			}
+			var sum float64
+			for _, c := range pkt.Payload {
+				v := float64(g711.UlawToLinear(c))
+				sum += v * v
+			}
+			if sum/160 > 100*100 {
+				e.heard.Add(1)
+			}
+		}
+	}()
+	return e
+}
+
+// call dials number from extension 1001 with a PCMU offer.
+func (e *engine) call(number string) int {
+	e.t.Helper()
+	uri, ok := e.b.Target(number)
+	if !ok {
+		uri = sip.Uri{User: number, Host: "127.0.0.1", Port: e.b.conn.LocalAddr().(*net.UDPAddr).Port}
+	}
+	local := e.rtp.LocalAddr().(*net.UDPAddr)
+	offer := callsdp.Session{ID: 1, Version: 1, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(local.Port)),
+		Codecs: []callsdp.Codec{{PT: 0, Name: "PCMU", Rate: 8000}}, EventPT: 101, Direction: callsdp.SendRecv}.Marshal()
+	req := sip.NewRequest(sip.INVITE, uri)
+	req.SetBody(offer)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	from := &sip.FromHeader{Address: sip.Uri{User: "1001", Host: "civic.test"}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	req.AppendHeader(sip.NewHeader(b2bua.CallIDHeader, e.callID))
+	req.SetDestination(e.b.Addr())
+	dua := sipgo.DialogUA{Client: e.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: "engine", Host: "127.0.0.1",
+		Port: e.srvConn.LocalAddr().(*net.UDPAddr).Port}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dlg, err := dua.WriteInvite(ctx, req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		if de, ok := err.(*sipgo.ErrDialogResponse); ok {
+			return de.Res.StatusCode
+		}
+		e.t.Fatal(err)
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.dlg = dlg
+	// Send the phone's audio: a loud PCMU tone, as the relay would pass it.
+	answer, err := callsdp.Parse(dlg.InviteResponse.Body())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		pcm := make([]int16, 160)
+		for i := range pcm {
+			pcm[i] = int16(12000 * sinTable(i))
+		}
+		payload := g711.EncodeUlaw(nil, pcm)
+		for i := 0; ; i++ {
+			select {
+			case <-e.byed:
+				return
+			case <-tick.C:
+			}
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7},
+				Payload: payload}
+			b, _ := pkt.Marshal()
+			if _, err := e.rtp.WriteToUDPAddrPort(b, answer.Addr); err != nil {
+				return
+			}
+		}
+	}()
+	return 200
+}
+
+// sinTable is a 400 Hz sine at 8 kHz (20 samples a period).
+func sinTable(i int) float64 {
+	return []float64{0, .309, .588, .809, .951, 1, .951, .809, .588, .309, 0, -.309, -.588, -.809, -.951, -1, -.951, -.809, -.588, -.309}[i%20]
+}
+
+// keys presses digits, as the engine passes them on.
+func (e *engine) keys(s string) {
+	for _, d := range s {
+		e.b.DTMF(e.callID, d)
+	}
+}
+
+func (e *engine) waitBye(d time.Duration) bool {
+	select {
+	case <-e.byed:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func newBridge(t *testing.T, m *fakeMeetings, failed func(room, caller string, tries int)) *Bridge {
+	t.Helper()
+	logger := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	b, err := Start(Config{Meetings: m, NameOf: func(ext string) string { return "Desk " + ext }, DigitTimeout: 3 * time.Second,
+		WaitForHost: 20 * time.Second, OnPINFailed: failed}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDialIn: the bridge answers a dial-in number, prompts (real audio
+// reaches the phone), waits for the host, takes the right PIN, puts the
+// phone in the meeting under its extension's name in its codec, passes
+// its audio with levels, and *9 raises its hand; the meeting's end
+// hangs it up.
+func TestDialIn(t *testing.T) {
+	m := &fakeMeetings{}
+	b := newBridge(t, m, nil)
+	e := startEngine(t, b)
+	if _, ok := b.Target("1001"); ok {
+		t.Fatal("an extension number was taken for a meeting's")
+	}
+	if code := e.call("8123456"); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	waitFor(t, 10*time.Second, "the prompt's sound", func() bool { return e.heard.Load() > 25 })
+	e.keys("424242#")
+	waitFor(t, 10*time.Second, "the PIN checked", func() bool { pins, _, _ := m.state(); return len(pins) == 1 })
+	m.started.Store(true) // the host arrives while the phone waits
+	waitFor(t, 10*time.Second, "the phone in the meeting", func() bool { _, j, _ := m.state(); return len(j) == 1 })
+	pins, joined, legs := m.state()
+	if pins[0] != "424242" || joined[0] != "Desk 1001 PCMU" {
+		t.Fatalf("pins %v, joined %v", pins, joined)
+	}
+	waitFor(t, 10*time.Second, "the phone's audio in the room, with its level", func() bool { return legs[0].loud.Load() > 20 })
+	e.keys("*9")
+	waitFor(t, 5*time.Second, "the hand raised", legs[0].hand.Load)
+	m.mu.Lock()
+	signal := m.signals[0]
+	m.mu.Unlock()
+	signal("ended")
+	if !e.waitBye(15 * time.Second) {
+		t.Fatal("no BYE after the meeting ended")
+	}
+	waitFor(t, 5*time.Second, "the leg left", legs[0].left.Load)
+	waitFor(t, 5*time.Second, "the call gone", func() bool { return b.Calls() == 0 })
+}
+
+// TestWrongPIN: three wrong PINs end the call, each one reported.
+func TestWrongPIN(t *testing.T) {
+	m := &fakeMeetings{}
+	var failed atomic.Int64
+	b := newBridge(t, m, func(room, caller string, tries int) {
+		if room == "123456" && caller == "1001" && int64(tries) == failed.Load()+1 {
+			failed.Add(1)
+		}
+	})
+	e := startEngine(t, b)
+	if code := e.call("8123456"); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	for i := range 3 {
+		e.keys(fmt.Sprintf("00000%d#", i))
+		waitFor(t, 20*time.Second, "the PIN checked", func() bool { pins, _, _ := m.state(); return len(pins) == i+1 })
+	}
+	if !e.waitBye(20 * time.Second) {
+		t.Fatal("no BYE after three wrong PINs")
+	}
+	if failed.Load() != 3 {
+		t.Fatalf("%d wrong PINs reported, want 3", failed.Load())
+	}
+	if _, joined, _ := m.state(); len(joined) != 0 {
+		t.Fatalf("joined %v", joined)
+	}
+}
+
+// TestNoCommonCodec: a phone that offers only codecs the bridge lacks gets
+// 488.
+func TestNoCommonCodec(t *testing.T) {
+	b := newBridge(t, &fakeMeetings{}, nil)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ua, _ := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
+	defer ua.Close()
+	client, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(slog.New(slog.DiscardHandler)))
+	defer client.Close()
+	uri, _ := b.Target("8123456")
+	req := sip.NewRequest(sip.INVITE, uri)
+	req.SetBody([]byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	from := &sip.FromHeader{Address: sip.Uri{User: "1001", Host: "civic.test"}, Params: sip.NewParams()}
+	from.Params.Add("tag", "x")
+	req.AppendHeader(from)
+	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	req.SetDestination(b.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 488 {
+		t.Fatalf("G.729 only: %d, want 488", res.StatusCode)
+	}
+}
