@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"civic/internal/phonetest"
+	"civic/internal/rtc/rtctest"
+	"civic/voip/audio/g711"
+)
+
+// TestDialInPhone (issue 7): a real desk phone (baresip, playing a
+// 440 Hz tone) dials a meeting's number, keys its PIN by DTMF and joins:
+// a participant in the meeting (a Go WebRTC client) receives the phone's
+// audio in PCMU and hears the tone in it. A second phone keying three
+// wrong PINs is hung up, and each wrong PIN is audited.
+func TestDialInPhone(t *testing.T) {
+	phonetest.Lookup(t)
+	d := startDaemon(t, daemonConfig{Env: []string{"CIVIC_SIP_DIGEST_ALGORITHMS=MD5", "CIVIC_SIP_RTP_PORTS=42200-42399"}})
+	sipAddr := d.logField(t, "sip listening", "addr")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*stepTimeout)
+	defer cancel()
+	clients := goClients(ctx, t, d)
+	admin := clients()
+	for _, e := range []struct{ number, name, pw string }{{"1001", "前台 Reception", "Sip-pw-1001-abc"}, {"1002", "访客 Visitor", "Sip-pw-1002-abc"}} {
+		if err := admin.Call(ctx, "voip.extensions.create", map[string]any{"number": e.number, "name": e.name, "password": e.pw}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var created struct {
+		Meeting struct{ Room string }
+		DialIn  struct{ Number, PIN string } `json:"dial_in"`
+	}
+	if err := admin.Call(ctx, "conference.create", map[string]any{"title": "电话入会 Dial-in"}, &created); err != nil {
+		t.Fatal(err)
+	}
+	if created.DialIn.Number != "8"+created.Meeting.Room || len(created.DialIn.PIN) != 6 {
+		t.Fatalf("dial-in %+v", created.DialIn)
+	}
+
+	// The listener in the meeting collects what it hears from the phone.
+	var mu sync.Mutex
+	var heard []int16
+	var mime string
+	sess, err := clients().Join(ctx, rtctest.LoopbackAPI(t), created.Meeting.Room, func(tr *webrtc.TrackRemote) {
+		if tr.Kind() != webrtc.RTPCodecTypeAudio {
+			return
+		}
+		mu.Lock()
+		mime = tr.Codec().MimeType
+		mu.Unlock()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			if strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypePCMU) {
+				mu.Lock()
+				heard = g711.DecodeUlaw(heard, pkt.Payload)
+				mu.Unlock()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Leave(context.Background())
+
+	dir := t.TempDir()
+	tone := filepath.Join(dir, "440.wav")
+	phonetest.WriteTone(t, tone, 440, 60)
+	phone := phonetest.Start(t, sipAddr, "1001", "Sip-pw-1001-abc", phonetest.Options{Tone: tone})
+	step(t, "the phone dials in and keys the PIN", func(t *testing.T) {
+		if err := phone.Command("dial", "sip:"+created.DialIn.Number+"@"+sipAddr); err != nil {
+			t.Fatal(err)
+		}
+		phone.WaitEvent(t, "CALL_ESTABLISHED", stepTimeout)
+		for _, digit := range created.DialIn.PIN + "#" {
+			if err := phone.Command("sndcode", string(digit)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(150 * time.Millisecond) // a person's pace; each key is its own RFC 4733 event
+		}
+	})
+
+	step(t, "the meeting hears the phone's 440 Hz tone", func(t *testing.T) {
+		deadline := time.Now().Add(stepTimeout)
+		for {
+			mu.Lock()
+			n := len(heard)
+			var share, rms float64
+			if n >= 8000 {
+				share, rms = phonetest.ToneLevel(heard[n-8000:], 8000, 440)
+			}
+			m := mime
+			mu.Unlock()
+			if share > 0.3 && rms > 1000 {
+				t.Logf("heard the phone in %s: 440 Hz share %.2f, rms %.0f over the last second", m, share, rms)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the meeting did not hear the tone: %d samples (%s), share %.2f, rms %.0f", n, m, share, rms)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	step(t, "three wrong PINs hang a phone up, each audited", func(t *testing.T) {
+		other := phonetest.Start(t, sipAddr, "1002", "Sip-pw-1002-abc", phonetest.Options{})
+		if err := other.Command("dial", "sip:"+created.DialIn.Number+"@"+sipAddr); err != nil {
+			t.Fatal(err)
+		}
+		other.WaitEvent(t, "CALL_ESTABLISHED", stepTimeout)
+		wrong := "000000"
+		if created.DialIn.PIN == wrong {
+			wrong = "111111"
+		}
+		for try := range 3 {
+			for _, digit := range wrong + "#" {
+				if err := other.Command("sndcode", string(digit)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(150 * time.Millisecond)
+			}
+			// Wait for the audit of this try before keying the next.
+			deadline := time.Now().Add(stepTimeout)
+			for {
+				var res struct{ Entries []auditEntry }
+				if err := admin.Call(ctx, "audit.list", map[string]any{"action": "conference.dial_in", "limit": 10}, &res); err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Entries) >= try+1 {
+					e := res.Entries[0]
+					if e.User != "sip:1002" || e.Result != "denied" || !strings.Contains(e.Target, created.Meeting.Room) {
+						t.Fatalf("audit entry %+v", e)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("wrong PIN %d not audited", try+1)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		other.WaitEvent(t, "CALL_CLOSED", stepTimeout)
+	})
+}
