@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -149,8 +150,13 @@ func New(ctx context.Context, cfg Config, db *sql.DB, bus Publisher, alarms Alar
 	if err != nil {
 		return nil, err
 	}
+	// Cameras loaded together would be checked together for ever (200
+	// sessions at once every interval): spread their first checks.
+	spread := min(cfg.CheckInterval, 10*time.Second)
 	for _, c := range cams {
-		s.workers[c.ID] = newWorker(s, c)
+		w := newWorker(s, c)
+		w.firstDelay = time.Duration(mrand.Int64N(int64(spread)))
+		s.workers[c.ID] = w
 	}
 	return s, nil
 }

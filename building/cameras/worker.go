@@ -3,6 +3,7 @@ package cameras
 import (
 	"context"
 	"errors"
+	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,9 @@ type worker struct {
 	done chan struct{}
 	stop context.CancelFunc
 
-	sessions atomic.Int64   // RTSP sessions opened
-	bg       sync.WaitGroup // the ONVIF event follower
+	sessions   atomic.Int64   // RTSP sessions opened
+	firstDelay time.Duration  // before the first check: cameras loaded at start spread theirs
+	bg         sync.WaitGroup // the ONVIF event follower
 
 	mu        sync.Mutex
 	ctx       context.Context    // the worker's, once started
@@ -140,7 +142,7 @@ func (w *worker) wantLive(now time.Time) bool {
 
 func (w *worker) run(ctx context.Context) {
 	attempt := 0
-	var nextCheck time.Time // zero: check now
+	nextCheck := time.Now().Add(w.firstDelay) // zero delay for a camera just added: check now
 	tick := time.NewTicker(w.s.cfg.EvalInterval)
 	defer tick.Stop()
 	// wait sleeps until t, a wake-up or the end, judging the camera as
@@ -190,7 +192,7 @@ func (w *worker) run(ctx context.Context) {
 		}
 		if err == nil {
 			attempt = 0
-			nextCheck = time.Now().Add(w.s.cfg.CheckInterval)
+			nextCheck = time.Now().Add(jitter(w.s.cfg.CheckInterval))
 			continue
 		}
 		w.failed(time.Now(), err)
@@ -488,4 +490,10 @@ func (w *worker) lastRates() (float64, int) {
 	}
 	// Measure as of the last frame: the sample's own rate.
 	return w.meter.rates(w.meter.lastFrame)
+}
+
+// jitter is d give or take 10 %, so checks that fell in step drift
+// apart.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(mrand.Int64N(int64(d/5)+1))
 }

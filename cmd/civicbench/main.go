@@ -27,6 +27,12 @@
 //
 //	go run ./cmd/civicbench -scenario building
 //
+// With -scenario cameras it measures live view and camera health (issue
+// 6): one camera to 20 WebRTC viewers, 200 monitored cameras, and the
+// time to a new viewer's first picture (see cameras.go).
+//
+//	go run ./cmd/civicbench -scenario cameras
+//
 // It is a developer tool: it needs Linux (/proc), the go command when
 // -civicd is not given, and sipp (and kamailio) for the SIP parts; nothing
 // imports it.
@@ -83,6 +89,8 @@ type options struct {
 	bSwipeRate, bChangeRate        float64
 	bWatchers                      int
 	bWindow, bWarmup, bPartTimeout time.Duration
+
+	cams camerasOptions
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -90,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("civicbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.civicd, "civicd", "", "a built civicd binary; default: go build ./cmd/civicd into a temporary directory")
-	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); building (building-swipes and building-fanout); a comma-separated list also works")
+	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); building (building-swipes and building-fanout); cameras (cameras-viewers, cameras-health, cameras-first-frame); a comma-separated list also works")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "measurement window of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "wait after every track delivers, before the window")
 	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run, build included")
@@ -127,6 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.bWindow, "building-window", 30*time.Second, "measurement window of each building part")
 	fs.DurationVar(&o.bWarmup, "building-warmup", 3*time.Second, "wait after every controller connected (and the websockets subscribed), before the window")
 	fs.DurationVar(&o.bPartTimeout, "building-part-timeout", 3*time.Minute, "bound on each building part, start-up to tear-down")
+	o.cams.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -135,9 +144,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	rest, bldChosen := pickBuilding(o.scenario)
+	rest, camChosen := pickCameras(rest)
+	if len(camChosen) > 0 && !flagSet(fs, "timeout") {
+		o.timeout += o.cams.budget(camChosen)
+	}
 	var chosen []scenario
 	var sipChosen []string
-	if rest != "" || len(bldChosen) == 0 {
+	if rest != "" || len(bldChosen) == 0 && len(camChosen) == 0 {
 		var err error
 		if chosen, sipChosen, err = pick(rest); err != nil {
 			fmt.Fprintln(stderr, "civicbench:", err)
@@ -154,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	if err := bench(ctx, o, chosen, sipChosen, bldChosen, stdout, log); err != nil {
+	if err := bench(ctx, o, chosen, sipChosen, bldChosen, camChosen, stdout, log); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w (the -timeout is %s)", err, o.timeout)
 		}
@@ -193,7 +206,7 @@ func pick(names string) ([]scenario, []string, error) {
 			}
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip, building or one of sip-register, sip-kamailio, sip-calls, sip-relay, building-swipes, building-fanout", name)
+			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip, building, cameras or one of sip-register, sip-kamailio, sip-calls, sip-relay, building-swipes, building-fanout, cameras-viewers, cameras-health, cameras-first-frame", name)
 		}
 	}
 	return conf, sip, nil
@@ -223,7 +236,7 @@ func pickBuilding(names string) (rest string, parts []string) {
 
 // bench builds civicd if needed and runs each scenario on a fresh daemon,
 // printing its table as soon as it is done.
-func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChosen []string, w io.Writer, log *slog.Logger) error {
+func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChosen, camChosen []string, w io.Writer, log *slog.Logger) error {
 	dir, err := os.MkdirTemp("", "civicbench-")
 	if err != nil {
 		return err
@@ -248,7 +261,12 @@ func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChos
 			}
 		}
 		if len(bldChosen) > 0 {
-			return benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log)
+			if err := benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log); err != nil {
+				return err
+			}
+		}
+		if len(camChosen) > 0 {
+			return benchCameras(ctx, o.cams, bin, dir, ticks, o.verbose, camChosen, w, log)
 		}
 		return nil
 	}
@@ -292,9 +310,21 @@ func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChos
 		}
 	}
 	if len(bldChosen) > 0 {
-		return benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log)
+		if err := benchBuilding(ctx, o, bin, dir, ticks, bldChosen, w, log); err != nil {
+			return err
+		}
+	}
+	if len(camChosen) > 0 {
+		return benchCameras(ctx, o.cams, bin, dir, ticks, o.verbose, camChosen, w, log)
 	}
 	return nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // benchBuilding runs the building parts and prints their tables.

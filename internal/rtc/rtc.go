@@ -122,6 +122,12 @@ func New(cfg Config, logger *slog.Logger) (*Engine, error) {
 	}
 	se.SetNetworkTypes(types)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// civicd offers, so it is the controlling agent; pion waits 1 s before
+	// it nominates a pair with a peer-reflexive remote, which is what a
+	// browser is when its host candidates are hidden (mDNS) or filtered.
+	// That second is pure wait: nominate at once (measured: a camera view
+	// connected in 70-88 ms instead of 1.02-1.16 s).
+	se.SetPrflxAcceptanceMinWait(0)
 	if e.api, err = newAPI(se, nil, registerCodecs); err != nil {
 		e.Close()
 		return nil, err
