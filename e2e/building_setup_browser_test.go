@@ -88,6 +88,9 @@ func TestBuildingSetupLockdownAndAccessInBrowser(t *testing.T) {
 		)
 
 		section(t, "doors")
+		// A camera to link (switched off: no offline alarm follows).
+		r.call(t, "building.cameras.create", map[string]any{"camera": map[string]any{
+			"id": "cam-north-1", "name": "北门 North camera", "rtsp_url": "rtsp://127.0.0.1:9/none", "enabled": false}}, nil)
 		a.do(t, "a door on the new floor",
 			chromedp.WaitVisible(chromedp.CSS(setupRow("east"))),
 			chromedp.Click(chromedp.CSS(`[data-testid=setup-new]`)),
@@ -96,7 +99,7 @@ func TestBuildingSetupLockdownAndAccessInBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(editor+` [data-testid=bf-name]`), "北门 North door"),
 			chromedp.SetValue(chromedp.CSS(editor+` [data-testid=bf-floor]`), "f2"),
 			chromedp.SendKeys(chromedp.CSS(editor+` [data-testid=bf-reader_in]`), "north-in"),
-			chromedp.SendKeys(chromedp.CSS(editor+` [data-testid=bf-cameras]`), "cam-north-1"),
+			chromedp.Click(chromedp.CSS(editor+` [data-testid=bf-cameras][data-state=ready] label[data-camera=cam-north-1] input`)),
 		)
 		a.shot(t, r.shots, "63-building-door-editor")
 		a.do(t, "save the door",

@@ -3,12 +3,15 @@
 // the selected door's state (lock, contact, tamper, controller, mode,
 // lockdown), its last command and how it went, the commands (unlock for
 // N seconds, unlock until a time, lock) for admins and facilities staff,
-// its recent access events (live), and its camera (a placeholder until
-// cameras arrive).
+// its recent access events (live), and its linked cameras live: the first
+// one, with a switch among them when there are several. The live view
+// runs only while the panel shows.
 
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, formatTime, h } from "../ui.js";
 import { doorLook, localToRFC3339, lockdownFor, toLocalInput } from "./building-model.js";
+import { openCameraFeed, planCamera, retag } from "./building-plan-cameras.js";
+import { mountCameraView } from "./cameras-inline.js";
 
 /** @typedef {import("./building.js").BuildingPage} BuildingPage */
 /** @typedef {import("./building-model.js").Door} Door */
@@ -16,6 +19,18 @@ import { doorLook, localToRFC3339, lockdownFor, toLocalInput } from "./building-
 
 /** How many recent access events the detail shows. */
 export const RECENT_EVENTS = 8;
+
+/**
+ * doorCamera is the linked camera the detail shows: the one picked if the
+ * door still links it, else its first, else "".
+ * @param {string[] | undefined} cameras the door's, nearest first.
+ * @param {string} picked
+ * @returns {string}
+ */
+export function doorCamera(cameras, picked) {
+  const cams = cameras ?? [];
+  return picked && cams.includes(picked) ? picked : (cams[0] ?? "");
+}
 
 /**
  * mountDoorDetail builds the door detail panel.
@@ -53,7 +68,18 @@ export function mountDoorDetail(page) {
       )
     : h("p", { class: "muted small", i18n: "bld.door.no_commands" });
 
-  const camera = h("div", { class: "door-camera", testid: "door-camera" });
+  const feed = openCameraFeed(page);
+  const live = mountCameraView(page.ctx, feed.feed);
+  retag(live.el, "door-live");
+  const camPick = h("div", { class: "seg-group door-camera-pick", testid: "door-camera-pick", i18nAriaLabel: "bld.door.camera_pick", attrs: { role: "group", hidden: true } });
+  const camNone = h("p", { class: "muted small door-camera-none", testid: "door-camera-none", i18n: "bld.door.camera_none", attrs: { hidden: true } });
+  const camGone = h("div", { class: "door-camera-gone", testid: "door-camera-removed", attrs: { hidden: true } });
+  const camera = h("div", { class: "door-camera", testid: "door-camera" }, camPick, live.el, camGone, camNone);
+  /** the camera picked among the door's, "" for its first; camFor is the door it was picked at. */
+  let picked = "";
+  let camFor = "";
+  /** the panel is on screen (not on a hidden tab). */
+  let shown = false;
   const eventsList = h("ul", { class: "door-events", testid: "door-events" });
   const eventsEmpty = h("p", { class: "muted small", i18n: "bld.door.no_events", attrs: { hidden: true } });
   const alarmsLine = h("p", { class: "small", attrs: { hidden: true } });
@@ -63,15 +89,15 @@ export function mountDoorDetail(page) {
     { class: "door-body" },
     h("div", { class: "door-head" }, h("div", { class: "door-head-text" }, title, sub), look, close),
     alarmsLine,
-    facts,
-    lastCmd,
+    // The camera and the commands first: who is at the door, and open it.
+    camera,
     commands,
+    lastCmd,
     error.el,
+    facts,
     h("h3", { class: "door-section", i18n: "bld.door.recent" }),
     eventsList,
     eventsEmpty,
-    h("h3", { class: "door-section", i18n: "bld.door.camera" }),
-    camera,
   );
   const hint = h("p", { class: "muted door-hint", testid: "door-hint", i18n: "bld.door.pick" });
   const el = h("section", { class: "card door-detail", testid: "door-detail" }, hint, body);
@@ -88,7 +114,10 @@ export function mountDoorDetail(page) {
     hint.hidden = !!d;
     body.hidden = !d;
     el.dataset.door = d?.id ?? "";
-    if (!d) return;
+    if (!d) {
+      renderCamera(undefined);
+      return;
+    }
     if (inputsFor !== d.id) {
       inputsFor = d.id;
       error.hide();
@@ -128,10 +157,7 @@ export function mountDoorDetail(page) {
     untilBtn.disabled = blocked;
     lockBtn.disabled = !d.online;
     unlockBtn.title = blocked ? i18n.t(d.online ? "bld.door.blocked_lockdown" : "bld.door.blocked_offline") : "";
-    const cams = d.cameras ?? [];
-    camera.replaceChildren(
-      h("div", { class: "door-camera-screen" }, h("span", { text: cams.length ? i18n.t("bld.door.camera_soon", { id: cams[0] }) : i18n.t("bld.door.camera_none") })),
-    );
+    renderCamera(d);
     const open = [...page.state.alarms.values()].filter((a) => a.door === d.id);
     alarmsLine.hidden = open.length === 0;
     alarmsLine.replaceChildren(
@@ -141,6 +167,47 @@ export function mountDoorDetail(page) {
     );
     if (eventsFor !== d.id) loadEvents(d.id);
     renderEvents();
+  };
+
+  /**
+   * renderCamera shows the door's picked camera live, with a button per
+   * camera when it has several; no door, or a panel off screen, stops it.
+   * @param {Door | undefined} d
+   */
+  const renderCamera = (d) => {
+    if ((d?.id ?? "") !== camFor) {
+      camFor = d?.id ?? "";
+      picked = "";
+    }
+    const cams = d?.cameras ?? [];
+    const id = doorCamera(cams, picked);
+    const cam = planCamera(feed.feed.state, feed.loaded(), id);
+    camera.dataset.camera = id;
+    camNone.hidden = !d || cams.length > 0;
+    // A camera deleted while the door still links it: say so, watch nothing.
+    camGone.hidden = !d || !id || !cam.removed;
+    camGone.textContent = i18n.t("bld.door.camera_removed", { id });
+    camPick.hidden = cams.length < 2;
+    camPick.replaceChildren(
+      ...(cams.length < 2
+        ? []
+        : cams.map((c) =>
+            h("button", {
+              class: "seg",
+              data: { camera: c },
+              text: planCamera(feed.feed.state, feed.loaded(), c).removed ? i18n.t("bld.plan.camera_removed", { id: c }) : feed.feed.name(c),
+              attrs: { type: "button", "aria-pressed": String(c === id) },
+              on: {
+                click: () => {
+                  picked = c;
+                  renderCamera(page.state.doors.get(page.selected));
+                  /** @type {HTMLElement | null} */ (camPick.querySelector(`[data-camera="${CSS.escape(c)}"]`))?.focus();
+                },
+              },
+            }),
+          )),
+    );
+    live.show(d && shown && !cam.removed ? id : "");
   };
 
   const renderEvents = () => {
@@ -228,12 +295,27 @@ export function mountDoorDetail(page) {
     page.on("controllers", render),
     page.on("alarms", render),
     page.on("places", render),
+    feed.feed.on((id) => {
+      // New names for the camera buttons, or a linked camera removed.
+      const d = page.state.doors.get(page.selected);
+      if (d && (id === "*" || d.cameras?.includes(id))) renderCamera(d);
+    }),
     page.on("access", (door, e) => {
       if (door !== eventsFor || !e || events.some((x) => x.id === e.id)) return;
       events = [e, ...events].slice(0, RECENT_EVENTS);
       renderEvents();
     }),
   ];
+  // The live view runs only while the panel shows: not on the Alarms,
+  // Access or Setup tabs, where it has no size.
+  const seen = new ResizeObserver((entries) => {
+    const r = entries[entries.length - 1]?.contentRect;
+    const now = !!r && r.width > 0 && r.height > 0;
+    if (now === shown) return;
+    shown = now;
+    renderCamera(page.state.doors.get(page.selected));
+  });
+  seen.observe(el);
   i18n.translate(el);
   render();
 
@@ -242,10 +324,14 @@ export function mountDoorDetail(page) {
     relocalize() {
       i18n.translate(el);
       render();
+      live.relocalize();
       error.relocalize();
     },
     destroy() {
       for (const off of offs) off();
+      seen.disconnect();
+      live.destroy();
+      feed.release();
     },
   };
 }

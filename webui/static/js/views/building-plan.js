@@ -3,9 +3,11 @@
 // a marker on each placed door, coloured live by the door's state
 // (locked, unlocked, open, alarm, fault, offline) and labelled with its
 // name, so colour is never the only sign. Clicking a marker selects the
-// door. Admins upload a floor's plan and, in "arrange" mode, drag doors
-// from the side list onto the plan and drag markers to move them; each
-// drop is saved as a placement (x, y as fractions of the plan).
+// door. The floor's cameras show as square markers that open their live
+// view (building-plan-cameras.js). Admins upload a floor's plan and, in
+// "arrange" mode, drag doors and cameras from the side list onto the plan
+// and drag markers to move them; each drop is saved as a placement (x, y
+// as fractions of the plan).
 //
 // Everything on the plan is SVG: markers are positioned with attributes,
 // since the CSP forbids inline styles. Markers keep their size on screen
@@ -14,6 +16,7 @@
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, h } from "../ui.js";
 import { DOOR_LOOKS, byName, doorLook, floorPlanURL, roundPos } from "./building-model.js";
+import { CAMERA_KIND, mountPlanCameras } from "./building-plan-cameras.js";
 
 /** @typedef {import("./building.js").BuildingPage} BuildingPage */
 /** @typedef {import("./building-model.js").Door} Door */
@@ -113,20 +116,35 @@ export function mountFloorPlan(page) {
   grid.setAttribute("fill", "url(#plan-grid-pattern)");
 
   const planBox = h("div", { class: "plan-box", testid: "plan-box" }, svg);
+  const cams = mountPlanCameras(page, {
+    svg: s,
+    floor: () => floor,
+    arranging: () => arranging,
+    planSize: () => planSize(),
+    placements: () => placements,
+    place: (kind, device, x, y) => place(kind, device, x, y),
+    unplace: (kind, device) => unplace(kind, device),
+    markerDown: (ev, kind, device) => startMarkerDrag(ev, kind, device),
+    listDown: (ev, li, kind, device) => startListDrag(ev, li, kind, device),
+    dragging: () => drag !== null,
+    box: planBox,
+  });
+  svg.insertBefore(cams.layer, markers);
+  planBox.append(cams.popover);
   const el = h(
     "section",
     { class: "card card-fill plan-card", testid: "plan-card" },
     h("div", { class: "card-head plan-head" }, h("div", { class: "plan-head-left" }, h("h2", { class: "card-title", i18n: "bld.plan.title" }), floorSel), h("div", { class: "button-row" }, uploadBtn, arrangeBtn, fileInput)),
     error.el,
     planBox,
-    h("div", { class: "plan-foot" }, legend, h("p", { class: "muted small plan-help", testid: "plan-help", attrs: { hidden: true } })),
+    h("div", { class: "plan-foot" }, h("div", { class: "plan-legends" }, legend, cams.legend), h("p", { class: "muted small plan-help", testid: "plan-help", attrs: { hidden: true } })),
   );
   const help = /** @type {HTMLElement} */ (el.querySelector(".plan-help"));
 
   const sideTitle = h("h2", { class: "card-title", i18n: "bld.plan.doors_here" });
   const sideList = h("ul", { class: "plan-door-list", testid: "plan-door-list" });
   const sideEmpty = h("p", { class: "muted small", i18n: "bld.plan.no_doors_here", attrs: { hidden: true } });
-  const side = h("section", { class: "card plan-side", testid: "plan-side" }, h("div", { class: "card-head" }, sideTitle), sideList, sideEmpty);
+  const side = h("section", { class: "card plan-side", testid: "plan-side" }, h("div", { class: "card-head" }, sideTitle), sideList, sideEmpty, cams.side);
 
   /** @returns {{w: number, h: number}} the plan's size in SVG units. */
   const planSize = () => {
@@ -164,6 +182,12 @@ export function mountFloorPlan(page) {
   const floorDoors = () => [...page.state.doors.values()].filter((d) => d.floor === floor).sort(byName);
   /** @param {string} id */
   const placementOf = (id) => (placements.get(floor) ?? []).find((p) => p.kind === "door" && p.device === id);
+  /**
+   * @param {string} kind
+   * @param {string} device
+   * @returns {(p: Placement) => boolean}
+   */
+  const isNot = (kind, device) => (p) => !(p.kind === kind && p.device === device);
 
   /**
    * marker draws one door.
@@ -192,7 +216,7 @@ export function mountFloorPlan(page) {
       s("path", { class: "marker-icon", d: ICONS[look] ?? ICONS.unknown }),
       s("text", { class: "marker-label", y: 27, "text-anchor": "middle" }, document.createTextNode(d.name)),
     );
-    g.addEventListener("pointerdown", (ev) => startMarkerDrag(/** @type {PointerEvent} */ (ev), d.id));
+    g.addEventListener("pointerdown", (ev) => startMarkerDrag(/** @type {PointerEvent} */ (ev), "door", d.id));
     g.addEventListener("keydown", (ev) => {
       if (/** @type {KeyboardEvent} */ (ev).key === "Enter") page.select(d.id);
     });
@@ -234,6 +258,7 @@ export function mountFloorPlan(page) {
       if (p) ms.push(marker(d, p, k));
     }
     markers.replaceChildren(...ms);
+    cams.draw(k);
     ghost.setAttribute("transform", `scale(${k})`);
     svg.classList.toggle("plan-arranging", arranging);
     help.hidden = !arranging;
@@ -259,15 +284,17 @@ export function mountFloorPlan(page) {
           h("button", { class: "plan-door-name", text: d.name, attrs: { type: "button" }, on: { click: () => page.select(d.id) } }),
           h("span", { class: "muted small", text: i18n.t(`bld.look.${look}`) }),
           !placed && !arranging ? h("span", { class: "tag tag-plain", text: i18n.t("bld.plan.not_placed") }) : null,
-          arranging && !placed ? h("button", { class: "btn btn-small", data: { action: "place" }, text: i18n.t("bld.plan.place"), attrs: { type: "button" }, on: { click: () => place(d.id, 0.5, 0.5) } }) : null,
-          arranging && placed ? h("button", { class: "btn btn-small btn-danger-quiet", data: { action: "unplace" }, text: i18n.t("bld.plan.unplace"), attrs: { type: "button" }, on: { click: () => unplace(d.id) } }) : null,
+          arranging && !placed ? h("button", { class: "btn btn-small", data: { action: "place" }, text: i18n.t("bld.plan.place"), attrs: { type: "button" }, on: { click: () => place("door", d.id, 0.5, 0.5) } }) : null,
+          arranging && placed ? h("button", { class: "btn btn-small btn-danger-quiet", data: { action: "unplace" }, text: i18n.t("bld.plan.unplace"), attrs: { type: "button" }, on: { click: () => unplace("door", d.id) } }) : null,
         );
       }),
     );
     sideEmpty.hidden = doors.length > 0;
     for (const li of sideList.querySelectorAll("li.plan-door-draggable")) {
-      li.addEventListener("pointerdown", (ev) => startListDrag(/** @type {PointerEvent} */ (ev), /** @type {HTMLElement} */ (li)));
+      const item = /** @type {HTMLElement} */ (li);
+      item.addEventListener("pointerdown", (ev) => startListDrag(/** @type {PointerEvent} */ (ev), item, "door", item.dataset.door ?? ""));
     }
+    cams.renderSide();
   };
 
   const render = () => {
@@ -318,39 +345,47 @@ export function mountFloorPlan(page) {
   };
 
   /**
-   * place saves a door's position.
-   * @param {string} door
+   * place saves a door's or a camera's position on the shown floor.
+   * @param {string} kind "door" or "camera".
+   * @param {string} device
    * @param {number} x
    * @param {number} y
    */
-  const place = async (door, x, y) => {
+  const place = async (kind, device, x, y) => {
     const f = floor;
     /** @type {Placement} */
-    const p = { floor: f, kind: "door", device: door, x: roundPos(x), y: roundPos(y) };
-    const before = placements.get(f) ?? [];
-    placements.set(f, [...before.filter((q) => !(q.kind === "door" && q.device === door)), p]);
+    const p = { floor: f, kind, device, x: roundPos(x), y: roundPos(y) };
+    const before = new Map(placements);
+    // A camera may move here from another floor.
+    for (const [g, list] of placements) placements.set(g, list.filter(isNot(kind, device)));
+    placements.set(f, [...(placements.get(f) ?? []), p]);
     render();
     try {
       const res = await client.request(REQUEST_TYPES.BUILDING_PLACEMENTS_SET, { ...p });
       const saved = res?.placement;
-      if (saved?.device) placements.set(f, [...(placements.get(f) ?? []).filter((q) => !(q.kind === "door" && q.device === door)), saved]);
+      if (saved?.device) placements.set(f, [...(placements.get(f) ?? []).filter(isNot(kind, device)), saved]);
       error.hide();
     } catch (err) {
-      placements.set(f, before);
+      for (const [g, list] of before) placements.set(g, list);
       error.show(() => page.explain(err));
     }
     render();
   };
 
-  /** @param {string} door */
-  const unplace = async (door) => {
+  /**
+   * unplace takes a door or a camera off the shown floor's plan.
+   * @param {string} kind
+   * @param {string} device
+   */
+  const unplace = async (kind, device) => {
     const f = floor;
     const before = placements.get(f) ?? [];
-    placements.set(f, before.filter((q) => !(q.kind === "door" && q.device === door)));
+    placements.set(f, before.filter(isNot(kind, device)));
     render();
     try {
-      await client.request(REQUEST_TYPES.BUILDING_PLACEMENTS_DELETE, { kind: "door", device: door });
-      notices.show(() => i18n.t("bld.plan.unplaced", { door: page.doorName(door) }), "ok");
+      await client.request(REQUEST_TYPES.BUILDING_PLACEMENTS_DELETE, { kind, device });
+      const name = kind === CAMERA_KIND ? cams.name(device) : page.doorName(device);
+      notices.show(() => i18n.t("bld.plan.unplaced", { door: name }), "ok");
     } catch (err) {
       placements.set(f, before);
       error.show(() => page.explain(err));
@@ -359,34 +394,47 @@ export function mountFloorPlan(page) {
   };
 
   // ---- dragging ----
-  /** @type {{door: string, pointer: number, x0: number, y0: number, moved: boolean, g: SVGElement | null, list?: boolean} | null} */
+  /** @type {{kind: string, device: string, pointer: number, x0: number, y0: number, moved: boolean, g: SVGElement | null, list?: boolean} | null} */
   let drag = null;
 
   /**
-   * @param {PointerEvent} ev
-   * @param {string} door
+   * pick is a click on a marker: a door is selected, a camera shows live.
+   * @param {string} kind
+   * @param {string} device
    */
-  const startMarkerDrag = (ev, door) => {
+  const pick = (kind, device) => {
+    if (kind === CAMERA_KIND) cams.show(device);
+    else page.select(device);
+  };
+
+  /**
+   * @param {PointerEvent} ev
+   * @param {string} kind
+   * @param {string} device
+   */
+  const startMarkerDrag = (ev, kind, device) => {
     if (ev.button !== 0) return;
+    ev.stopPropagation(); // not a click on the plan's background
     if (!arranging) {
-      page.select(door);
+      pick(kind, device);
       return;
     }
     ev.preventDefault();
     const g = /** @type {SVGElement | null} */ (ev.currentTarget);
-    drag = { door, pointer: ev.pointerId, x0: ev.clientX, y0: ev.clientY, moved: false, g };
+    drag = { kind, device, pointer: ev.pointerId, x0: ev.clientX, y0: ev.clientY, moved: false, g };
     svg.setPointerCapture(ev.pointerId);
   };
 
   /**
    * @param {PointerEvent} ev
    * @param {HTMLElement} li
+   * @param {string} kind
+   * @param {string} device
    */
-  const startListDrag = (ev, li) => {
-    const door = li.dataset.door ?? "";
-    if (ev.button !== 0 || !arranging || !door || /** @type {HTMLElement} */ (ev.target).closest("[data-action]")) return;
+  const startListDrag = (ev, li, kind, device) => {
+    if (ev.button !== 0 || !arranging || !device || /** @type {HTMLElement} */ (ev.target).closest("[data-action]")) return;
     ev.preventDefault();
-    drag = { door, pointer: ev.pointerId, x0: ev.clientX, y0: ev.clientY, moved: false, g: null, list: true };
+    drag = { kind, device, pointer: ev.pointerId, x0: ev.clientX, y0: ev.clientY, moved: false, g: null, list: true };
     li.setPointerCapture(ev.pointerId);
     li.addEventListener("pointermove", onMove);
     li.addEventListener("pointerup", onUp, { once: true });
@@ -421,11 +469,11 @@ export function mountFloorPlan(page) {
     document.body.classList.remove("placing");
     const pos = toPlan(ev.clientX, ev.clientY);
     if (!d.moved) {
-      // A click, not a drag: select the door.
-      page.select(d.door);
+      // A click, not a drag: select the door, or show the camera.
+      pick(d.kind, d.device);
       return;
     }
-    if (pos) place(d.door, pos.x, pos.y);
+    if (pos) place(d.kind, d.device, pos.x, pos.y);
     else render();
   };
 
@@ -436,6 +484,10 @@ export function mountFloorPlan(page) {
     render();
   };
 
+  // A click on the plan itself closes a camera's panel.
+  svg.addEventListener("pointerdown", () => {
+    if (!drag) cams.close();
+  });
   svg.addEventListener("pointermove", onMove);
   svg.addEventListener("pointerup", onUp);
   svg.addEventListener("pointercancel", onCancel);
@@ -561,10 +613,12 @@ export function mountFloorPlan(page) {
       fillFloors();
       i18n.translate(el);
       i18n.translate(side);
+      cams.relocalize();
       render();
       error.relocalize();
     },
     destroy() {
+      cams.destroy();
       resize.disconnect();
       for (const off of offs) off();
       document.body.classList.remove("placing");

@@ -12,6 +12,7 @@ import { ErrorBox, confirmDialog, formatTime, h } from "../ui.js";
 import { buildField, checkFields, formDialog, levelDoorsEditor, windowsEditor } from "./building-forms.js";
 import { cardholdersFromCSV } from "./building-import.js";
 import { byName, firstArray, windowsSummary } from "./building-model.js";
+import { byCameraName } from "./cameras-model.js";
 
 /** @typedef {import("./building.js").BuildingPage} BuildingPage */
 /** @typedef {import("./building-forms.js").FieldSpec} FieldSpec */
@@ -44,6 +45,91 @@ function typesOf(name) {
   const t = (op) => /** @type {Record<string, string>} */ (REQUEST_TYPES)[`BUILDING_${name.toUpperCase()}_${op}`] ?? `building.${name}.${op.toLowerCase()}`;
   if (name === "holidays") return { list: t("LIST"), create: t("SET"), update: t("SET"), remove: t("DELETE") };
   return { list: t("LIST"), create: t("CREATE"), update: t("UPDATE"), remove: t("DELETE") };
+}
+
+/**
+ * @typedef {object} CameraChoice one camera a door may link.
+ * @property {string} id
+ * @property {string} name
+ * @property {boolean} removed a linked id no camera has any more.
+ */
+
+/**
+ * cameraChoices lists the cameras a door may link: every known camera by
+ * name, then the linked ids that no camera has any more (kept, and shown
+ * as removed, until they are unticked).
+ * @param {{id: string, name: string}[]} known
+ * @param {string[]} linked
+ * @returns {CameraChoice[]}
+ */
+export function cameraChoices(known, linked) {
+  const ids = new Set(known.map((c) => c.id));
+  const gone = [...new Set(linked)].filter((id) => !ids.has(id));
+  return [
+    ...known.map((c) => ({ id: c.id, name: c.name || c.id, removed: false })).sort(byCameraName),
+    ...gone.map((id) => ({ id, name: id, removed: true })),
+  ];
+}
+
+/**
+ * cameraPicker is the door editor's linked cameras: a check box per known
+ * camera. The order they are ticked in is kept (the first shows live
+ * beside the door and its alarms), and ids of removed cameras stay linked
+ * until unticked, so nothing is lost silently. Until the list has loaded,
+ * or when it cannot be, the door keeps the cameras it has.
+ * @param {BuildingPage} page
+ * @param {string[]} linked
+ * @returns {{el: HTMLElement, read: () => Record<string, unknown>, check: () => string}}
+ */
+function cameraPicker(page, linked) {
+  const { client, i18n } = page.ctx;
+  /** @type {string[]} the ticked ids, nearest first. */
+  let order = [...new Set(linked)];
+  const box = h("div", { class: "check-list door-cam-picks", testid: "bf-cameras", data: { state: "loading" } }, h("span", { class: "muted small", i18n: "bld.f.cameras_loading" }));
+  const el = h(
+    "div",
+    { class: "field field-span" },
+    h("span", { class: "field-label", i18n: "bld.f.cameras" }),
+    box,
+    h("span", { class: "field-hint muted small", i18n: "bld.f.cameras_hint" }),
+  );
+  /** @param {CameraChoice[]} choices */
+  const draw = (choices) => {
+    box.replaceChildren(
+      ...choices.map((c) => {
+        const n = order.indexOf(c.id);
+        const tick = h("input", { attrs: { type: "checkbox", value: c.id } });
+        tick.checked = n >= 0;
+        tick.addEventListener("change", () => {
+          order = tick.checked ? [...order.filter((x) => x !== c.id), c.id] : order.filter((x) => x !== c.id);
+          draw(choices);
+        });
+        return h(
+          "label",
+          { class: `check door-cam-pick${c.removed ? " door-cam-pick-removed" : ""}`, data: { camera: c.id, removed: String(c.removed) } },
+          tick,
+          h("span", { text: c.removed ? i18n.t("bld.f.camera_removed", { id: c.id }) : `${c.name} (${c.id})` }),
+          n >= 0 ? h("span", { class: "door-cam-pick-order", text: String(n + 1), attrs: { title: i18n.t("bld.f.camera_order", { n: n + 1 }) } }) : null,
+        );
+      }),
+    );
+    if (choices.length === 0) box.append(h("span", { class: "muted small", text: i18n.t("bld.f.cameras_none") }));
+  };
+  client.request(REQUEST_TYPES.CAMERAS_LIST, {}).then(
+    (res) => {
+      box.dataset.state = "ready";
+      draw(cameraChoices(Array.isArray(res?.cameras) ? res.cameras : [], order));
+    },
+    () => {
+      // Cameras are not running: keep the linked ids, named as they are.
+      box.dataset.state = "failed";
+      if (order.length) draw(order.map((id) => ({ id, name: id, removed: false })));
+      else box.replaceChildren();
+      box.append(h("span", { class: "muted small", text: i18n.t("bld.f.cameras_failed") }));
+    },
+  );
+  i18n.translate(el);
+  return { el, read: () => ({ cameras: [...order] }), check: () => "" };
 }
 
 /**
@@ -191,11 +277,11 @@ export function mountSetup(page) {
         { key: "held_open_seconds", label: "bld.f.held_open_seconds", type: "number", min: 1, max: 3600, placeholder: "bld.f.default_30" },
         { key: "mode", label: "bld.f.mode", type: "select", options: () => ["controlled", "unlocked_schedule", "locked_down"].map((m) => ({ value: m, label: i18n.t(`bld.mode.${m}`) })) },
         { key: "schedule", label: "bld.f.mode_schedule", type: "select", options: optionsOf("schedules", "bld.f.no_schedule") },
-        { key: "cameras", label: "bld.f.cameras", type: "list", placeholder: "bld.f.cameras_ph", wide: true },
         { key: "anti_passback", label: "bld.f.anti_passback", type: "check", wide: true },
         { key: "station_extension", label: "bld.f.station_ext", type: "text", keepEmpty: true, placeholder: "bld.f.station_ext_ph" },
         { key: "station_digit", label: "bld.f.station_digit", type: "text", keepEmpty: true, placeholder: "bld.f.station_digit_ph" },
       ],
+      extra: (r) => cameraPicker(page, r?.cameras ?? []),
     },
     cardholders: {
       name: "cardholders",
