@@ -28,7 +28,8 @@ func TestDialInPhone(t *testing.T) {
 	defer cancel()
 	clients := goClients(ctx, t, d)
 	admin := clients()
-	for _, e := range []struct{ number, name, pw string }{{"1001", "前台 Reception", "Sip-pw-1001-abc"}, {"1002", "访客 Visitor", "Sip-pw-1002-abc"}} {
+	for _, e := range []struct{ number, name, pw string }{{"1001", "前台 Reception", "Sip-pw-1001-abc"}, {"1002", "访客 Visitor", "Sip-pw-1002-abc"},
+		{"1003", "值班室 Duty desk", "Sip-pw-1003-abc"}} {
 		if err := admin.Call(ctx, "voip.extensions.create", map[string]any{"number": e.number, "name": e.name, "password": e.pw}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -44,11 +45,12 @@ func TestDialInPhone(t *testing.T) {
 		t.Fatalf("dial-in %+v", created.DialIn)
 	}
 
-	// The listener in the meeting collects what it hears from the phone.
+	// The host in the meeting collects what it hears from each phone.
 	var mu sync.Mutex
-	var heard []int16
+	heard := map[string][]int16{} // by stream id: the phone's participant
 	var mime string
-	sess, err := clients().Join(ctx, rtctest.LoopbackAPI(t), created.Meeting.Room, func(tr *webrtc.TrackRemote) {
+	host := clients()
+	sess, err := host.Join(ctx, rtctest.LoopbackAPI(t), created.Meeting.Room, func(tr *webrtc.TrackRemote) {
 		if tr.Kind() != webrtc.RTPCodecTypeAudio {
 			return
 		}
@@ -62,7 +64,7 @@ func TestDialInPhone(t *testing.T) {
 			}
 			if strings.EqualFold(tr.Codec().MimeType, webrtc.MimeTypePCMU) {
 				mu.Lock()
-				heard = g711.DecodeUlaw(heard, pkt.Payload)
+				heard[tr.StreamID()] = g711.DecodeUlaw(heard[tr.StreamID()], pkt.Payload)
 				mu.Unlock()
 			}
 		}
@@ -89,26 +91,44 @@ func TestDialInPhone(t *testing.T) {
 		}
 	})
 
-	step(t, "the meeting hears the phone's 440 Hz tone", func(t *testing.T) {
+	// hears waits until one phone's stream carries a tone of freq.
+	hears := func(t *testing.T, freq float64) {
+		t.Helper()
 		deadline := time.Now().Add(stepTimeout)
 		for {
 			mu.Lock()
-			n := len(heard)
 			var share, rms float64
-			if n >= 8000 {
-				share, rms = phonetest.ToneLevel(heard[n-8000:], 8000, 440)
+			for _, s := range heard {
+				if n := len(s); n >= 8000 {
+					if sh, r := phonetest.ToneLevel(s[n-8000:], 8000, freq); sh > share {
+						share, rms = sh, r
+					}
+				}
 			}
 			m := mime
 			mu.Unlock()
 			if share > 0.3 && rms > 1000 {
-				t.Logf("heard the phone in %s: 440 Hz share %.2f, rms %.0f over the last second", m, share, rms)
-				break
+				t.Logf("heard a phone in %s: %.0f Hz share %.2f, rms %.0f over the last second", m, freq, share, rms)
+				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the meeting did not hear the tone: %d samples (%s), share %.2f, rms %.0f", n, m, share, rms)
+				t.Fatalf("the meeting did not hear %.0f Hz (%s): best share %.2f, rms %.0f", freq, m, share, rms)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	step(t, "the meeting hears the phone's 440 Hz tone", func(t *testing.T) { hears(t, 440) })
+
+	step(t, "the host calls a phone into the meeting, which answers and is heard", func(t *testing.T) {
+		tone660 := filepath.Join(dir, "660.wav")
+		phonetest.WriteTone(t, tone660, 660, 60)
+		desk := phonetest.Start(t, sipAddr, "1003", "Sip-pw-1003-abc", phonetest.Options{Tone: tone660, AutoAnswer: true})
+		var res struct{ Number string }
+		if err := host.Call(ctx, "conference.dial_out", map[string]any{"number": "1003"}, &res); err != nil || res.Number != "1003" {
+			t.Fatalf("dial-out: %+v %v", res, err)
+		}
+		desk.WaitEvent(t, "CALL_ESTABLISHED", stepTimeout)
+		hears(t, 660)
 	})
 
 	step(t, "three wrong PINs hang a phone up, each audited", func(t *testing.T) {

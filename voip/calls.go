@@ -2,6 +2,7 @@ package voip
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -223,7 +224,7 @@ func (c *callSide) Ended(r b2bua.Record) {
 func (c *callSide) DTMF(callID, ext string, digit rune) {
 	c.s.log.Debug("sip dtmf", "call", callID, "extension", ext)
 	if b := c.s.bridge.Load(); b != nil {
-		(*b).DTMF(callID, digit)
+		(*b).DTMF(callID, ext, digit)
 	}
 	if c.s.bus != nil {
 		c.s.bus.Publish(DTMFEvent{CallID: callID, Extension: ext, Digit: string(digit)})
@@ -350,6 +351,9 @@ func (s *Service) ringGroup(ctx context.Context, number string) (RingGroup, erro
 	return RingGroup{}, b2bua.ErrUnknown
 }
 
+// bridgeTokenHeader carries the meeting bridge's token on its own calls.
+const bridgeTokenHeader = "X-Civic-Bridge"
+
 // callAuth authenticates the extension placing a call.
 type callAuth struct{ s *Service }
 
@@ -361,6 +365,18 @@ func (a callAuth) Caller(req *sip.Request, tx sip.ServerTransaction) (string, bo
 		return "", false
 	}
 	user := req.From().Address.User
+	if b := a.s.bridge.Load(); b != nil {
+		// The meeting bridge's own call (dial-out), from loopback with its
+		// secret.
+		if h := req.GetHeader(bridgeTokenHeader); h != nil {
+			if hostOf(req.Source()) == "127.0.0.1" && subtle.ConstantTimeCompare([]byte(h.Value()), []byte((*b).Token())) == 1 {
+				return user, true
+			}
+			a.s.log.Warn("sip: a call with a wrong bridge token refused", "source", req.Source())
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+			return "", false
+		}
+	}
 	rec, ok := a.s.authenticate(req, tx, user, hostOf(req.Source()))
 	if !ok {
 		return "", false

@@ -119,8 +119,11 @@ type Bridge interface {
 	// Target is where a dialled number's INVITE goes when the number is
 	// a meeting's.
 	Target(number string) (sip.Uri, bool)
-	// DTMF takes a key pressed in call callID.
-	DTMF(callID string, digit rune)
+	// DTMF takes a key pressed by extension ext in call callID.
+	DTMF(callID, ext string, digit rune)
+	// Token is the secret the bridge's own calls (dial-out) carry in
+	// the X-Civic-Bridge header; they need no digest auth.
+	Token() string
 }
 
 // SetBridge routes meetings' dial-in numbers to b.

@@ -275,7 +275,7 @@ func (c *conn) discover(cs Cameras, id int64, timeout time.Duration) {
 				mu.Lock()
 				n := found
 				mu.Unlock()
-				c.sendCameraEvent(id, TopicCameraDiscovery, KindDiscoveryProgress, map[string]int{"percent": pct, "found": n})
+				c.sendRequestEvent(id, TopicCameraDiscovery, KindDiscoveryProgress, map[string]int{"percent": pct, "found": n})
 			}
 		}
 	}()
@@ -283,7 +283,7 @@ func (c *conn) discover(cs Cameras, id int64, timeout time.Duration) {
 		mu.Lock()
 		found++
 		mu.Unlock()
-		c.sendCameraEvent(id, TopicCameraDiscovery, KindDiscoveryFound, map[string]any{"camera": f})
+		c.sendRequestEvent(id, TopicCameraDiscovery, KindDiscoveryFound, map[string]any{"camera": f})
 	})
 	close(done)
 	if all == nil {
@@ -294,12 +294,12 @@ func (c *conn) discover(cs Cameras, id int64, timeout time.Duration) {
 		c.log.Warn("camera discovery", "err", err)
 		out["error"] = err.Error()
 	}
-	c.sendCameraEvent(id, TopicCameraDiscovery, KindDiscoveryProgress, map[string]int{"percent": 100, "found": len(all)})
-	c.sendCameraEvent(id, TopicCameraDiscovery, KindDiscoveryDone, out)
+	c.sendRequestEvent(id, TopicCameraDiscovery, KindDiscoveryProgress, map[string]int{"percent": 100, "found": len(all)})
+	c.sendRequestEvent(id, TopicCameraDiscovery, KindDiscoveryDone, out)
 }
 
-// sendCameraEvent sends one event on a request's id.
-func (c *conn) sendCameraEvent(id int64, topic, kind string, data any) {
+// sendRequestEvent sends one event on a request's id.
+func (c *conn) sendRequestEvent(id int64, topic, kind string, data any) {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		c.log.Error("encode camera event", "kind", kind, "err", err)
@@ -333,7 +333,7 @@ func (c *conn) handleCameraWatch(ctx context.Context, req request) (reply, error
 	v.OnClose(func() {
 		c.viewers.drop(v.ID)
 		if c.ctx.Err() == nil {
-			c.sendCameraEvent(id, TopicCameraWatch, KindCameraEnded, map[string]string{"viewer": v.ID, "camera": v.Camera})
+			c.sendRequestEvent(id, TopicCameraWatch, KindCameraEnded, map[string]string{"viewer": v.ID, "camera": v.Camera})
 		}
 	})
 	st, _ := cs.Status(p.Camera)

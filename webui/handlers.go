@@ -83,6 +83,7 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 	for typ, h := range buildingHandlers() {
 		t[typ] = h
 	}
+	t[TypeConferenceDialOut] = (*conn).handleConferenceDialOut
 	for typ, h := range cameraHandlers() {
 		t[typ] = h
 	}

@@ -100,7 +100,7 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	}
 	srv, err := New(o, Deps{
 		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones, Building: bld,
-		Cameras: cams, ICEServers: engine.ICEServers,
+		Cameras: cams, ICEServers: engine.ICEServers, Bridge: &fakeBridge{},
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {

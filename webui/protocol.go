@@ -293,6 +293,7 @@ var Messages = append([]MessageSpec{
 	{TypeConferenceLobby, meeters, LobbyParams{}, struct{}{}, true, "Host: turn the meeting's lobby on or off. Off lets everyone waiting in."},
 	{TypeConferenceAdmit, meeters, GuestParams{}, struct{}{}, true, "Host: let a guest waiting in the lobby in."},
 	{TypeConferenceDeny, meeters, GuestParams{}, struct{}{}, true, "Host: turn a guest waiting in the lobby away."},
+	{TypeConferenceDialOut, meeters, DialOutParams{}, DialOutResult{}, true, "Host: call a desk phone (an extension or ring group) into the meeting; it joins when answered, with no PIN. The result comes at once; `dial_out.state` events with `{number, state}` follow on this request's id: `ringing`, then `answered`, `busy`, `declined`, `no_answer`, `unavailable`, `unknown_number` or `failed`."},
 	{TypeExtensionsList, allRoles, nil, ExtensionsResult{}, false, "The phone directory: every extension, by number. It carries no secrets."},
 	{TypeExtensionsCreate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Create an extension with its SIP password (8-64 characters)."},
 	{TypeExtensionsUpdate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Replace the settings of the extension `number`. An empty password keeps the old one."},

@@ -260,6 +260,15 @@ func TestGoldenMessages(t *testing.T) {
 	record(TypeConferenceLobby, admin.request(TypeConferenceLobby, map[string]any{"enabled": true}))
 	record(TypeConferenceAdmit, admin.request(TypeConferenceAdmit, map[string]any{"guest_id": "nobody"}))
 	record(TypeConferenceDeny, admin.request(TypeConferenceDeny, map[string]any{"guest_id": "nobody"}))
+	dialed := admin.request(TypeConferenceDialOut, map[string]any{"number": "1002"})
+	record(TypeConferenceDialOut, dialed)
+	for {
+		m := admin.nextEvent(KindDialOutState)
+		if got, _ := m["id"].(float64); got == dialed["id"].(float64) && eventData(m)["state"] == "answered" {
+			record(TypeEvent+"."+KindDialOutState, m)
+			break
+		}
+	}
 	record(TypeConferenceRemove, admin.request(TypeConferenceRemove, map[string]any{"participant_id": "nobody"}))
 	record(TypeWebRTCRestart, admin.request(TypeWebRTCRestart, nil))
 	record(TypeConferenceRejoin, admin.request(TypeConferenceRejoin, map[string]any{"participant_id": "gone"}))

@@ -51,6 +51,7 @@ var wantRoles = map[string][]auth.Role{
 	TypeConferenceLobby:       {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceAdmit:       {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceDeny:        {auth.RoleAdmin, auth.RoleOfficial},
+	TypeConferenceDialOut:     {auth.RoleAdmin, auth.RoleOfficial},
 	TypeExtensionsList:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeExtensionsCreate:      {auth.RoleAdmin},
 	TypeExtensionsUpdate:      {auth.RoleAdmin},
@@ -140,6 +141,9 @@ var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, 
 	TypeConferenceRejoin: true,
 	// Admitting and denying need a guest in the lobby; TestGuestLobby does it.
 	TypeConferenceAdmit: true, TypeConferenceDeny: true,
+	// Calling a phone needs the caller in the meeting as its host;
+	// TestDialOutRequest does it.
+	TypeConferenceDialOut: true,
 	// Probing needs an ONVIF camera (TestCameraProbe), and live view a
 	// camera and a WebRTC viewer (TestCameraWatch).
 	TypeCamerasProbe: true, TypeCameraWatch: true, TypeCameraAnswer: true, TypeCameraCandidate: true, TypeCameraUnwatch: true}
@@ -198,6 +202,8 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"room": room, "ttl_hours": 2}, true
 	case TypeConferenceLobby:
 		return map[string]any{"enabled": false}, true
+	case TypeConferenceDialOut:
+		return map[string]any{"number": "1002"}, true
 	case TypeConferenceAdmit, TypeConferenceDeny:
 		return map[string]any{"guest_id": "nobody"}, true
 	case TypeExtensionsList, TypeRingGroupsList:

@@ -75,6 +75,9 @@ type Deps struct {
 	Building Building
 	// Cameras is building/cameras; nil when it is not running.
 	Cameras Cameras
+	// Bridge is the meeting bridge for desk phones; nil when it is not
+	// running.
+	Bridge PhoneBridge
 	// ICEServers are the STUN/TURN servers for camera live view (the
 	// meetings' own come from Conference).
 	ICEServers func() []webrtc.ICEServer

@@ -102,7 +102,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	mods.set("voip", "starting", sipDetail(phones))
 
 	bridge, err := confbridge.Start(confbridge.Config{Meetings: phoneMeetings{meetings}, NameOf: phones.ExtensionName,
-		OnPINFailed: pinAudit(auditLog)}, logger.With("module", "bridge"))
+		OnPINFailed: pinAudit(auditLog), SIPAddr: loopbackOf(phones.Addr()), Domain: phones.Domain()}, logger.With("module", "bridge"))
 	if err != nil {
 		return err
 	}
@@ -154,6 +154,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Phones:     phones,
 		Building:   doors,
 		Cameras:    cams,
+		Bridge:     bridge,
 		ICEServers: engine.ICEServers,
 	}, logger.With("module", "console"))
 	if err != nil {

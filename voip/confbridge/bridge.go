@@ -15,6 +15,7 @@ package confbridge
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,6 +88,14 @@ type Config struct {
 	OnPINFailed func(room, caller string, tries int)
 	// OnDTMF is told of each key pressed by a phone in a meeting.
 	OnDTMF func(room, participant, caller string, digit rune)
+	// SIPAddr is civicd's SIP address (host:port, UDP), where the
+	// bridge's own calls (dial-out from a meeting) go. Empty: no
+	// dial-out.
+	SIPAddr string
+	// Domain is civicd's SIP domain, for those calls' URIs.
+	Domain string
+	// RingTimeout bounds a dial-out's ringing. Default: 60 s.
+	RingTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -102,6 +111,9 @@ func (c *Config) defaults() {
 	if c.WaitForHost <= 0 {
 		c.WaitForHost = 5 * time.Minute
 	}
+	if c.RingTimeout <= 0 {
+		c.RingTimeout = time.Minute
+	}
 }
 
 // Bridge is the SIP endpoint and the rooms it bridges.
@@ -112,6 +124,9 @@ type Bridge struct {
 	srv  *sipgo.Server
 	conn net.PacketConn
 	ds   *sipgo.DialogServerCache
+	dc   *sipgo.DialogClientCache
+	// token proves the bridge's own calls to civicd's SIP side (Token).
+	token string
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -155,7 +170,8 @@ func Start(cfg Config, logger *slog.Logger) (*Bridge, error) {
 	contact := sip.ContactHeader{Address: sip.Uri{User: "bridge", Host: "127.0.0.1", Port: port}}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bridge{cfg: cfg, log: logger, ua: ua, srv: srv, conn: conn, ctx: ctx, cancel: cancel,
-		ds: sipgo.NewDialogServerCache(client, contact), calls: map[string]*call{}, rooms: map[string]*roomBridge{}}
+		ds: sipgo.NewDialogServerCache(client, contact), dc: sipgo.NewDialogClientCache(client, contact),
+		token: rand.Text(), calls: map[string]*call{}, rooms: map[string]*roomBridge{}}
 	srv.OnInvite(b.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = b.ds.ReadAck(req, tx) })
 	srv.OnBye(b.onBye)
@@ -184,14 +200,15 @@ func (b *Bridge) Target(number string) (sip.Uri, bool) {
 	return sip.Uri{User: number, Host: "127.0.0.1", Port: a.Port}, true
 }
 
-// DTMF takes a key pressed in call callID of the call engine (RFC 4733
-// read by the relay, or SIP INFO); keys of calls not in the bridge are
-// ignored.
-func (b *Bridge) DTMF(callID string, digit rune) {
+// DTMF takes a key pressed by extension ext in call callID of the call
+// engine (RFC 4733 read by the relay, or SIP INFO): a dial-in call is
+// known by the engine's id, a dial-out one by the extension it reached.
+// Keys of calls not in the bridge are ignored.
+func (b *Bridge) DTMF(callID, ext string, digit rune) {
 	b.mu.Lock()
 	var c *call
 	for _, x := range b.calls {
-		if x.engineID == callID {
+		if x.engineID == callID || x.engineID == "" && x.caller == ext {
 			c = x
 		}
 	}
@@ -238,17 +255,36 @@ func (b *Bridge) close() {
 }
 
 func (b *Bridge) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	id, err := sip.DialogIDFromRequestUAS(req)
+	// A call the bridge answered (dial-in), or one it made (dial-out).
+	if err := b.ds.ReadBye(req, tx); err == nil {
+		id, _ := sip.DialogIDFromRequestUAS(req)
+		b.ended(id)
+		return
+	}
+	if err := b.dc.ReadBye(req, tx); err == nil {
+		id, _ := sip.DialogIDFromRequestUAC(req)
+		b.ended(id)
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+}
+
+// ended ends the call of a dialog the phone hung up.
+func (b *Bridge) ended(id string) {
 	b.mu.Lock()
 	c := b.calls[id]
 	b.mu.Unlock()
-	if err := b.ds.ReadBye(req, tx); err != nil && c == nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-	}
-	if c != nil && err == nil {
+	if c != nil {
 		c.end("the phone hung up")
 	}
 }
+
+// Token is the secret the bridge's own calls carry in TokenHeader, so
+// civicd's SIP side takes them without digest auth.
+func (b *Bridge) Token() string { return b.token }
+
+// TokenHeader carries Token on the bridge's calls to civicd.
+const TokenHeader = "X-Civic-Bridge"
 
 // callerOf is the extension a call comes from (the engine puts it in
 // From) and the name to show for it.

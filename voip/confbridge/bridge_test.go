@@ -232,7 +232,7 @@ func sinTable(i int) float64 {
 // keys presses digits, as the engine passes them on.
 func (e *engine) keys(s string) {
 	for _, d := range s {
-		e.b.DTMF(e.callID, d)
+		e.b.DTMF(e.callID, "1001", d)
 	}
 }
 
@@ -367,5 +367,116 @@ func TestNoCommonCodec(t *testing.T) {
 	}
 	if res.StatusCode != 488 {
 		t.Fatalf("G.729 only: %d, want 488", res.StatusCode)
+	}
+}
+
+// fakePBX answers the bridge's dial-out INVITEs as civicd's call engine
+// would: ringing, then answer (with PCMU at its RTP socket) or status.
+type fakePBX struct {
+	addr   string
+	tokens chan string
+	rang   chan struct{} // closed by the test when the bridge saw the ringing
+}
+
+func startPBX(t *testing.T, status int) *fakePBX {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtpConn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, _ := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
+	srv, _ := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
+	client, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(slog.New(slog.DiscardHandler)))
+	p := &fakePBX{addr: conn.LocalAddr().String(), tokens: make(chan string, 4), rang: make(chan struct{})}
+	ds := sipgo.NewDialogServerCache(client, sip.ContactHeader{Address: sip.Uri{Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port}})
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		if h := req.GetHeader(TokenHeader); h != nil {
+			p.tokens <- h.Value()
+		}
+		dlg, err := ds.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		_ = dlg.Respond(180, "Ringing", nil)
+		select { // the phone rings until the caller has heard it ring
+		case <-p.rang:
+		case <-time.After(10 * time.Second):
+		}
+		if status != 200 {
+			_ = dlg.Respond(status, "Refused", nil)
+			return
+		}
+		local := rtpConn.LocalAddr().(*net.UDPAddr)
+		answer := callsdp.Session{ID: 2, Version: 1, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(local.Port)),
+			Codecs: []callsdp.Codec{{PT: 0, Name: "PCMU", Rate: 8000}}, EventPT: -1, Direction: callsdp.SendRecv}.Marshal()
+		_ = dlg.RespondSDP(answer)
+	})
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = ds.ReadAck(req, tx) })
+	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) { _ = ds.ReadBye(req, tx) })
+	go func() { _ = srv.ServeUDP(conn) }()
+	t.Cleanup(func() { client.Close(); srv.Close(); ua.Close(); conn.Close(); rtpConn.Close() })
+	return p
+}
+
+// TestDialOut: a meeting calls an extension through civicd's SIP side,
+// proving itself with the bridge's token; the phone that answers joins
+// with no PIN, under its extension's name; a busy phone is reported
+// busy.
+func TestDialOut(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		states []string
+	}{
+		{200, []string{DialRinging, DialAnswered}},
+		{486, []string{DialRinging, DialBusy}},
+		{603, []string{DialRinging, DialDeclined}},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			pbx := startPBX(t, tc.status)
+			m := &fakeMeetings{}
+			m.started.Store(true)
+			b, err := Start(Config{Meetings: m, NameOf: func(ext string) string { return "Desk " + ext }, SIPAddr: pbx.addr,
+				Domain: "civic.test"}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(b.Close)
+			var mu sync.Mutex
+			var states []string
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			onState := func(s string) {
+				mu.Lock()
+				states = append(states, s)
+				mu.Unlock()
+				if s == DialRinging {
+					close(pbx.rang)
+				}
+			}
+			if err := b.DialOut(ctx, "123456", "1002", onState); err != nil {
+				t.Fatal(err)
+			}
+			if tok := <-pbx.tokens; tok != b.Token() {
+				t.Fatalf("token %q, want the bridge's", tok)
+			}
+			mu.Lock()
+			got := append([]string(nil), states...)
+			mu.Unlock()
+			if fmt.Sprint(got) != fmt.Sprint(tc.states) {
+				t.Fatalf("states %v, want %v", got, tc.states)
+			}
+			if tc.status != 200 {
+				return
+			}
+			waitFor(t, 10*time.Second, "the phone in the meeting", func() bool { _, j, _ := m.state(); return len(j) == 1 })
+			pins, joined, _ := m.state()
+			if len(pins) != 0 || joined[0] != "Desk 1002 PCMU" {
+				t.Fatalf("pins %v, joined %v", pins, joined)
+			}
+		})
 	}
 }

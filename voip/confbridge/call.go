@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
@@ -31,7 +30,7 @@ const frame = 20 * time.Millisecond
 // call is one phone in the bridge: at the prompts, then in a meeting.
 type call struct {
 	b        *Bridge
-	dlg      *sipgo.DialogServerSession
+	dlg      dialog
 	id       string // the SIP dialog id
 	engineID string // the call engine's id for it (CallIDHeader)
 	caller   string // the phone's extension
@@ -57,6 +56,13 @@ type call struct {
 	leg       Leg
 	room      *roomBridge
 	selfMuted bool
+}
+
+// dialog is the call's SIP dialog: one the phone began (dial-in) or the
+// bridge did (dial-out).
+type dialog interface {
+	Bye(ctx context.Context) error
+	Close() error
 }
 
 // encoder turns 20 ms of PCM at the call's rate into a payload.
@@ -103,21 +109,16 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	ext, name := b.callerOf(req)
-	c := &call{b: b, dlg: dlg, id: dlg.ID, caller: ext, name: name, number: req.Recipient.User, codec: codec, conn: conn,
-		digits: make(chan rune, 32), done: make(chan struct{}), audio: make(chan []byte, 8)}
+	c := newCall(b, conn, codec)
+	c.dlg, c.id, c.caller, c.name, c.number = dlg, dlg.ID, ext, name, req.Recipient.User
 	if h := req.GetHeader(b2bua.CallIDHeader); h != nil {
 		c.engineID = h.Value()
 	}
-	c.enc, c.rate = newEncoder(codec.Name)
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	c.ssrc, c.seq = binary.BigEndian.Uint32(r[:4]), binary.BigEndian.Uint16(r[4:])
 	if offer.Addr.IsValid() {
 		peer := offer.Addr
 		c.peer.Store(&peer)
 	}
-	local := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(conn.LocalAddr().(*net.UDPAddr).Port))
-	answer := callsdp.Session{ID: uint64(time.Now().UnixNano()), Version: 1, Addr: local, Codecs: []callsdp.Codec{codec},
+	answer := callsdp.Session{ID: uint64(time.Now().UnixNano()), Version: 1, Addr: localAddr(conn), Codecs: []callsdp.Codec{codec},
 		EventPT: offer.EventPT, Direction: callsdp.SendRecv}.Marshal()
 	b.mu.Lock()
 	b.calls[c.id] = c
@@ -135,6 +136,21 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		defer c.cleanup()
 		c.run()
 	}()
+}
+
+// newCall makes a call's media side on its RTP socket.
+func newCall(b *Bridge, conn *net.UDPConn, codec callsdp.Codec) *call {
+	c := &call{b: b, conn: conn, codec: codec, digits: make(chan rune, 32), done: make(chan struct{}), audio: make(chan []byte, 8)}
+	c.enc, c.rate = newEncoder(codec.Name)
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	c.ssrc, c.seq = binary.BigEndian.Uint32(r[:4]), binary.BigEndian.Uint16(r[4:])
+	return c
+}
+
+// localAddr is where a call's RTP socket receives.
+func localAddr(conn *net.UDPConn) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(conn.LocalAddr().(*net.UDPAddr).Port))
 }
 
 // pickCodec takes the first codec of the offer the bridge speaks.

@@ -270,6 +270,10 @@ const DICTS = {
     "meeting.deny": "Deny",
     "meeting.guest_waiting": "{name} is waiting in the lobby.",
     "meeting.close": "Close",
+    // Desk phones in meetings (meeting-phones.js).
+    "meeting.dialin": "Dial in from a desk phone: {number}, PIN {pin} #",
+    "meeting.phone": "Desk phone",
+    "meetings.dialin_hint": "Tell the number and PIN to anyone joining from a desk phone; everyone in the meeting can see them too.",
     "page.guest": "Join as a guest",
     "guest.invited": "You are invited to",
     "guest.name": "Your name",
@@ -540,6 +544,10 @@ const DICTS = {
     "meeting.deny": "拒绝",
     "meeting.guest_waiting": "{name} 正在等候室等候。",
     "meeting.close": "关闭",
+    // Desk phones in meetings (meeting-phones.js).
+    "meeting.dialin": "座机入会：拨 {number}，输入 {pin} 后按 #",
+    "meeting.phone": "座机",
+    "meetings.dialin_hint": "请告知要用座机入会的人；会议中的每个人也能看到号码和 PIN。",
     "page.guest": "以访客身份加入",
     "guest.invited": "您受邀参加",
     "guest.name": "您的名字",

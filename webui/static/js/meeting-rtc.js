@@ -16,6 +16,7 @@ import { REQUEST_TYPES } from "./protocol.js";
  * @property {string} name
  * @property {boolean} [muted]
  * @property {boolean} [hand]
+ * @property {boolean} [phone] a desk phone bridged in: one audio track, no video
  */
 
 /**
@@ -26,6 +27,8 @@ import { REQUEST_TYPES } from "./protocol.js";
  * @property {Peer[]} participants
  * @property {boolean} host
  * @property {{from: Peer, text: string, at: string}[]} chat
+ * @property {{enabled: boolean, waiting: {id: string, name: string, since: string}[]}} [waiting_room] for hosts: the lobby
+ * @property {{number: string, pin: string}} [dial_in] how desk phones join: the number to dial, then the PIN and #
  */
 
 /** How long to wait for local ICE candidates before sending anyway. */

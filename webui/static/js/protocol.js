@@ -40,6 +40,7 @@ export const REQUEST_TYPES = Object.freeze({
   CONFERENCE_LOBBY: "conference.lobby",
   CONFERENCE_ADMIT: "conference.admit",
   CONFERENCE_DENY: "conference.deny",
+  CONFERENCE_DIAL_OUT: "conference.dial_out",
   VOIP_EXTENSIONS_LIST: "voip.extensions.list",
   VOIP_EXTENSIONS_CREATE: "voip.extensions.create",
   VOIP_EXTENSIONS_UPDATE: "voip.extensions.update",

@@ -3,12 +3,14 @@
 // with the active speaker highlighted, mic/camera/hand/leave buttons,
 // chat, and the host's controls (mute, mute all, remove, lock, end, invite
 // guests, the lobby). A guest (invite link) waits in the lobby first; see
-// meeting-lobby.js.
+// meeting-lobby.js. Desk phones bridged in get a tile with a phone icon,
+// and the dial-in number and PIN show in the header; see meeting-phones.js.
 
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
 import { MeetingConnection } from "../meeting-rtc.js";
 import { createLobbyPanel, createWaitingScreen, lobbyClient, openInviteDialog } from "./meeting-lobby.js";
+import { createDialInPanel, installAudioHooks, phoneFace, phoneIcon } from "./meeting-phones.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
 /** @typedef {import("../app.js").View} View */
@@ -28,7 +30,7 @@ export function roomFromHash(hash) {
  * @typedef {object} Tile
  * @property {Peer} peer
  * @property {HTMLElement} el
- * @property {HTMLVideoElement} video
+ * @property {HTMLMediaElement} media plays the stream: a video, or a phone's audio
  * @property {MediaStream} stream
  * @property {HTMLElement} name
  * @property {HTMLElement} badges
@@ -64,6 +66,7 @@ export function mountMeeting(ctx) {
   const heading = h("span", { class: "meeting-room mono", testid: "meeting-room" });
   const count = h("span", { class: "muted small", testid: "meeting-count" });
   const state = h("span", { class: "muted small", testid: "meeting-state", i18n: "meeting.joining" });
+  const dialIn = createDialInPanel(i18n);
   const selfVideo = h("video", { testid: "self-view", attrs: { autoplay: true, playsinline: true, muted: true } });
   selfVideo.muted = true;
   let selfMuted = false;
@@ -104,7 +107,7 @@ export function mountMeeting(ctx) {
     "div",
     { class: "page page-meeting" },
     error.el,
-    h("div", { class: "meeting-head" }, heading, count, state),
+    h("div", { class: "meeting-head" }, heading, count, state, dialIn.el),
     h("div", { class: "meeting-body" }, h("section", { class: "meeting-main" }, grid, bar), side),
   );
 
@@ -156,7 +159,7 @@ export function mountMeeting(ctx) {
       update(t, p);
       return t;
     }
-    const video = h("video", { testid: "remote-video", attrs: { autoplay: true, playsinline: true } });
+    const video = /** @type {HTMLVideoElement} */ (h("video", { testid: "remote-video", attrs: { autoplay: true, playsinline: true } }));
     const stream = new MediaStream();
     video.srcObject = stream;
     const badges = h("div", { class: "tile-badges" });
@@ -164,12 +167,29 @@ export function mountMeeting(ctx) {
     const name = h("div", { class: "tile-name", text: p.name });
     const quality = h("div", { class: "tile-quality", testid: "tile-quality" });
     const tileEl = h("div", { class: "tile", testid: "participant-tile", data: { participant: p.id } }, video, name, quality, badges, controls);
-    t = { peer: p, el: tileEl, video, stream, name, badges, controls, quality };
+    t = { peer: p, el: tileEl, media: video, stream, name, badges, controls, quality };
     tiles.set(p.id, t);
     grid.append(tileEl);
-    conn.watch(video, p.id); // civicd sends the simulcast layer that fits the tile
-    update(t, p);
+    if (!p.phone) conn.watch(video, p.id); // civicd sends the simulcast layer that fits the tile
+    update(t, p); // a phone's tile gets its phone face here
     return t;
+  }
+
+  /**
+   * showAsPhone gives a desk phone's tile the phone icon and an audio
+   * element instead of video. Its track may have come (and made a video
+   * tile) before the participant was known to be a phone.
+   * @param {Tile} t
+   */
+  function showAsPhone(t) {
+    if (t.el.dataset.phone === "true") return;
+    const { face, audio } = phoneFace(t.stream);
+    if (t.media instanceof HTMLVideoElement) conn.unwatch(t.media);
+    t.media.srcObject = null;
+    t.media.replaceWith(face);
+    t.media = audio;
+    t.el.dataset.phone = "true";
+    if (t.stream.getAudioTracks().length > 0) void audio.play().catch(() => {});
   }
 
   /**
@@ -178,6 +198,7 @@ export function mountMeeting(ctx) {
    */
   function update(t, p) {
     t.peer = { ...t.peer, ...p };
+    if (t.peer.phone) showAsPhone(t);
     t.badges.replaceChildren(
       ...(t.peer.muted ? [h("span", { class: "tag", i18n: "meeting.muted" })] : []),
       ...(t.peer.hand ? [h("span", { class: "tag tag-hand", text: "✋" })] : []),
@@ -206,17 +227,19 @@ export function mountMeeting(ctx) {
      * @param {string} name
      * @param {boolean} muted
      * @param {boolean} raised
+     * @param {boolean} [phone]
      */
-    const row = (name, muted, raised) =>
+    const row = (name, muted, raised, phone = false) =>
       h(
         "li",
-        { class: "person" },
+        { class: phone ? "person person-phone" : "person", data: phone ? { phone: "true" } : {} },
+        phone ? h("span", { class: "person-icon", attrs: { title: i18n.t("meeting.phone"), "aria-label": i18n.t("meeting.phone"), role: "img" } }, phoneIcon()) : null,
         h("span", { class: "person-name", text: name }),
         raised ? h("span", { class: "tag tag-hand", text: "✋" }) : null,
         muted ? h("span", { class: "tag", text: i18n.t("meeting.muted") }) : null,
       );
     const me = `${nameInput.value.trim() || ctx.session.user.username} (${i18n.t("meeting.you")})`;
-    people.replaceChildren(row(me, selfMuted, hand), ...[...tiles.values()].map((t) => row(t.peer.name, Boolean(t.peer.muted), Boolean(t.peer.hand))));
+    people.replaceChildren(row(me, selfMuted, hand), ...[...tiles.values()].map((t) => row(t.peer.name, Boolean(t.peer.muted), Boolean(t.peer.hand), Boolean(t.peer.phone))));
   }
 
   function renderHeading() {
@@ -238,7 +261,11 @@ export function mountMeeting(ctx) {
     trackOwner.set(track.id, participantId);
     t.stream.addTrack(track);
     track.addEventListener("ended", () => t.stream.removeTrack(track));
-    void t.video.play().catch(() => {});
+    // Chromium does not start an element that was given the stream while
+    // it was empty on an audio-only track added later (it stays at
+    // HAVE_NOTHING): give it the stream again until something plays.
+    if (t.media.readyState === HTMLMediaElement.HAVE_NOTHING) t.media.srcObject = t.stream;
+    void t.media.play().catch(() => {});
   }
 
   /** @type {Map<string, HTMLElement>} screen share tiles by stream id */
@@ -281,7 +308,7 @@ export function mountMeeting(ctx) {
       case "participant.left": {
         const t = tiles.get(d.participant_id);
         if (t) {
-          conn.unwatch(t.video);
+          if (t.media instanceof HTMLVideoElement) conn.unwatch(t.media);
           t.el.remove();
           tiles.delete(d.participant_id);
           renderCount();
@@ -454,6 +481,11 @@ export function mountMeeting(ctx) {
     });
   }
   const qualityTimer = setInterval(() => void showQuality().catch(() => {}), 2000);
+  const removeAudioHooks = installAudioHooks({
+    stats: () => conn.subscribeStats(),
+    ownerOf: (trackId) => trackOwner.get(trackId) ?? "",
+    streamOf: (id) => tiles.get(id)?.stream ?? null,
+  });
 
   // Closing or reloading the page leaves at once; only a dropped socket
   // keeps the participant for a rejoin.
@@ -550,6 +582,7 @@ export function mountMeeting(ctx) {
 
   /**
    * @param {string} name
+   * @param {string} passcode
    */
   async function join(name, passcode) {
     try {
@@ -565,6 +598,7 @@ export function mountMeeting(ctx) {
       for (const p of res.participants) tileFor(p);
       for (const m of res.chat ?? []) addChat(m);
       meetingTitle = res.meeting.title;
+      dialIn.set(res.dial_in);
       renderHeading();
       state.dataset.i18n = "";
       state.textContent = "";
@@ -605,6 +639,7 @@ export function mountMeeting(ctx) {
     el,
     destroy: () => {
       clearInterval(qualityTimer);
+      removeAudioHooks();
       offState();
       window.removeEventListener("pagehide", onPageHide);
       if (!gone) {
@@ -617,6 +652,7 @@ export function mountMeeting(ctx) {
       renderCount();
       renderHeading();
       lobbyPanel.relocalize();
+      dialIn.relocalize();
     },
   };
 }

@@ -2,13 +2,17 @@
 // The Meetings page, for admins and officials: create a meeting (now or
 // scheduled, with co-hosts), "My meetings" (those you host or co-host: live
 // first, then scheduled by time) and all live meetings, both kept current
-// from the "meetings" topic, each with a Join button.
+// from the "meetings" topic, each with a Join button. After creating a
+// meeting its host sees how desk phones dial in (the list never says).
 
 import { REQUEST_TYPES, TOPICS } from "../protocol.js";
 import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
+import { dialInLine, phoneIcon } from "./meeting-phones.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
 /** @typedef {import("../app.js").View} View */
+/** @typedef {import("../i18n.js").I18n} I18n */
+/** @typedef {import("./meeting-phones.js").DialIn} DialIn */
 
 /**
  * @typedef {object} Meeting
@@ -137,6 +141,7 @@ export function mountMeetings(ctx) {
     h("label", { class: "field field-wide" }, h("span", { class: "field-label", i18n: "meetings.cohosts" }), cohosts),
     h("div", { class: "field field-button" }, submit),
   );
+  const created = createdBox(i18n);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     error.hide();
@@ -161,7 +166,8 @@ export function mountMeetings(ctx) {
       passcode.value = "";
       schedule.value = "";
       cohosts.value = "";
-      notices.show(i18n.t("meetings.created", { room: res.meeting.room }), "ok");
+      notices.show(() => i18n.t("meetings.created", { room: res.meeting.room }), "ok");
+      created.show(res.meeting, res.dial_in);
       upsert(res.meeting);
     } catch (err) {
       error.show(() => errorText(i18n, err));
@@ -308,7 +314,7 @@ export function mountMeetings(ctx) {
     "div",
     { class: "page page-meetings" },
     error.el,
-    h("section", { class: "card" }, h("h2", { class: "card-title", i18n: "meetings.new" }), form),
+    h("section", { class: "card" }, h("h2", { class: "card-title", i18n: "meetings.new" }), form, created.el),
     h("section", { class: "card", testid: "my-meetings" }, h("h2", { class: "card-title", i18n: "meetings.mine" }), h("div", { class: "table-scroll" }, mine.table), mineEmpty),
     h("section", { class: "card card-fill" }, h("h2", { class: "card-title", i18n: "meetings.all" }), h("div", { class: "table-scroll" }, all.table), empty),
   );
@@ -319,6 +325,49 @@ export function mountMeetings(ctx) {
     relocalize: () => {
       render();
       error.relocalize();
+      created.relocalize();
     },
+  };
+}
+
+/**
+ * createdBox confirms a meeting just created to its host, with its
+ * dial-in number and PIN (data-testid created-dialin), until closed or
+ * the next one is created.
+ * @param {I18n} i18n
+ * @returns {{el: HTMLElement, show: (m: Meeting, d: DialIn | undefined) => void, relocalize: () => void}}
+ */
+function createdBox(i18n) {
+  const el = h("div", { class: "created-dialin", testid: "created-dialin", attrs: { role: "status", hidden: true } });
+  /** @type {{m: Meeting, d: DialIn} | null} */
+  let shown = null;
+  const render = () => {
+    el.hidden = !shown;
+    if (!shown) return el.replaceChildren();
+    const { m, d } = shown;
+    const close = h("button", { class: "btn btn-small", testid: "created-dialin-close", i18n: "common.close", attrs: { type: "button" } });
+    close.addEventListener("click", () => {
+      shown = null;
+      render();
+    });
+    el.replaceChildren(
+      phoneIcon("phone-icon created-dialin-icon"),
+      h(
+        "div",
+        { class: "created-dialin-body" },
+        h("p", { class: "created-dialin-line" }, h("span", { class: "created-dialin-title", text: i18n.t("meetings.created", { room: m.room }) }), " ", dialInLine(i18n, d)),
+        h("p", { class: "muted small", text: i18n.t("meetings.dialin_hint") }),
+      ),
+      h("div", { class: "created-dialin-actions" }, h("a", { class: "btn btn-primary btn-small", testid: "created-join", text: i18n.t("meetings.join"), attrs: { href: `#/meeting/${m.room}` } }), close),
+    );
+    i18n.translate(el);
+  };
+  return {
+    el,
+    show: (m, d) => {
+      shown = d?.number && d.pin ? { m, d } : null;
+      render();
+    },
+    relocalize: render,
   };
 }
