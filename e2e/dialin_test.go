@@ -77,7 +77,8 @@ func TestDialInPhone(t *testing.T) {
 	dir := t.TempDir()
 	tone := filepath.Join(dir, "440.wav")
 	phonetest.WriteTone(t, tone, 440, 60)
-	phone := phonetest.Start(t, sipAddr, "1001", "Sip-pw-1001-abc", phonetest.Options{Tone: tone})
+	recorded := t.TempDir()
+	phone := phonetest.Start(t, sipAddr, "1001", "Sip-pw-1001-abc", phonetest.Options{Tone: tone, Record: recorded})
 	step(t, "the phone dials in and keys the PIN", func(t *testing.T) {
 		if err := phone.Command("dial", "sip:"+created.DialIn.Number+"@"+sipAddr); err != nil {
 			t.Fatal(err)
@@ -118,6 +119,38 @@ func TestDialInPhone(t *testing.T) {
 		}
 	}
 	step(t, "the meeting hears the phone's 440 Hz tone", func(t *testing.T) { hears(t, 440) })
+
+	step(t, "the phone hears the meeting: the host's 1 kHz Opus tone, mixed and encoded for it", func(t *testing.T) {
+		pkts := phonetest.OpusTone(t, 1000, 4)
+		i := 0
+		if err := sess.PublishSamples(ctx, webrtc.MimeTypeOpus, 20*time.Millisecond, func() []byte {
+			p := pkts[i%len(pkts)]
+			i++
+			return p
+		}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(stepTimeout)
+		for {
+			got, err := phonetest.Heard(recorded)
+			var share, rms float64
+			if n := len(got); err == nil && n >= 8000 {
+				share, rms = phonetest.ToneLevel(got[n-8000:], 8000, 1000)
+				own, _ := phonetest.ToneLevel(got[n-8000:], 8000, 440)
+				if share > 0.3 && rms > 500 {
+					t.Logf("the phone heard the host: 1000 Hz share %.2f, rms %.0f; its own 440 Hz share %.3f", share, rms, own)
+					if own > 0.05 {
+						t.Errorf("the phone hears itself: 440 Hz share %.3f", own)
+					}
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the phone did not hear the meeting's tone (%d samples, %v): share %.2f rms %.0f", len(got), err, share, rms)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 
 	step(t, "the host calls a phone into the meeting, which answers and is heard", func(t *testing.T) {
 		tone660 := filepath.Join(dir, "660.wav")

@@ -292,6 +292,11 @@ func (c *call) sendRTP() {
 		if len(payload) == 0 {
 			select {
 			case mixed := <-c.audio:
+				// Frames queued while a prompt played are stale: play
+				// the newest, so the room is not heard late for ever.
+				for len(c.audio) > 1 {
+					mixed = <-c.audio
+				}
 				payload = append(payload, mixed...)
 			default:
 				payload = append(payload, silence...)
