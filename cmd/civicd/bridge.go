@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/pion/rtp"
@@ -104,4 +105,17 @@ func pinAudit(log *audit.Log) func(room, caller string, tries int) {
 		_ = log.Append(context.Background(), audit.Entry{User: "sip:" + caller, Role: "phone", Action: "conference.dial_in",
 			Target: "meeting " + room, Result: audit.ResultDenied, Detail: fmt.Sprintf("wrong PIN, try %d", tries), Source: "sip"})
 	}
+}
+
+// loopbackOf is addr with an unspecified host (all interfaces) made
+// 127.0.0.1: where the bridge reaches the SIP side it runs beside.
+func loopbackOf(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
