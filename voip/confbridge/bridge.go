@@ -96,6 +96,9 @@ type Config struct {
 	Domain string
 	// RingTimeout bounds a dial-out's ringing. Default: 60 s.
 	RingTimeout time.Duration
+	// RTPTimeout hangs up a phone in a meeting that has sent no RTP for
+	// this long (a phone gone without its BYE). Default: 30 s.
+	RTPTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -113,6 +116,9 @@ func (c *Config) defaults() {
 	}
 	if c.RingTimeout <= 0 {
 		c.RingTimeout = time.Minute
+	}
+	if c.RTPTimeout <= 0 {
+		c.RTPTimeout = 30 * time.Second
 	}
 }
 

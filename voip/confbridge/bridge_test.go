@@ -104,6 +104,7 @@ type engine struct {
 	dlg     *sipgo.DialogClientSession
 	callID  string
 	heard   atomic.Int64 // RTP packets from the bridge with sound in them
+	silent  atomic.Bool  // stop sending RTP, as a phone gone without its BYE
 	byed    chan struct{}
 	srvConn net.PacketConn
 }
@@ -213,6 +214,9 @@ func (e *engine) call(number string) int {
 				return
 			case <-tick.C:
 			}
+			if e.silent.Load() {
+				continue
+			}
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7},
 				Payload: payload}
 			b, _ := pkt.Marshal()
@@ -247,12 +251,18 @@ func (e *engine) waitBye(d time.Duration) bool {
 
 func newBridge(t *testing.T, m *fakeMeetings, failed func(room, caller string, tries int)) *Bridge {
 	t.Helper()
+	return newBridgeWith(t, m, Config{OnPINFailed: failed})
+}
+
+func newBridgeWith(t *testing.T, m *fakeMeetings, cfg Config) *Bridge {
+	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	b, err := Start(Config{Meetings: m, NameOf: func(ext string) string { return "Desk " + ext }, DigitTimeout: 3 * time.Second,
-		WaitForHost: 20 * time.Second, OnPINFailed: failed}, logger)
+	cfg.Meetings, cfg.NameOf = m, func(ext string) string { return "Desk " + ext }
+	cfg.DigitTimeout, cfg.WaitForHost = 3*time.Second, 20*time.Second
+	b, err := Start(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,4 +489,24 @@ func TestDialOut(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSilentPhone: a phone in a meeting that stops sending RTP (gone
+// without its BYE) is hung up and leaves the meeting.
+func TestSilentPhone(t *testing.T) {
+	m := &fakeMeetings{}
+	m.started.Store(true)
+	b := newBridgeWith(t, m, Config{RTPTimeout: 2 * time.Second})
+	e := startEngine(t, b)
+	if code := e.call("8123456"); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	e.keys("424242#")
+	waitFor(t, 15*time.Second, "the phone in the meeting", func() bool { _, j, _ := m.state(); return len(j) == 1 })
+	e.silent.Store(true)
+	if !e.waitBye(15 * time.Second) {
+		t.Fatal("a silent phone was not hung up")
+	}
+	_, _, legs := m.state()
+	waitFor(t, 5*time.Second, "the leg left", legs[0].left.Load)
 }

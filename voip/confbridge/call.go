@@ -44,8 +44,9 @@ type call struct {
 	done     chan struct{}
 	once     sync.Once
 
-	enc   encoder
-	ssrc  uint32
+	enc     encoder
+	lastRTP atomic.Int64 // unix nanos of the phone's last packet
+	ssrc    uint32
 	seq   uint16
 	ts    uint32
 	audio chan []byte // encoded 20 ms frames to send, from the room
@@ -333,6 +334,7 @@ func (c *call) readRTP() {
 		if peer := c.peer.Load(); peer == nil || *peer != from {
 			c.peer.Store(&from) // latch on where the relay sends from
 		}
+		c.lastRTP.Store(time.Now().UnixNano())
 		c.mu.Lock()
 		leg, muted := c.leg, c.selfMuted
 		c.mu.Unlock()
@@ -499,10 +501,19 @@ func (c *call) join(room string) {
 	c.play(prompts.Joined)
 	hand := false
 	star := false
+	c.lastRTP.CompareAndSwap(0, time.Now().UnixNano())
+	quiet := time.NewTicker(time.Second)
+	defer quiet.Stop()
 	for {
 		select {
 		case <-c.done:
 			return
+		case now := <-quiet.C:
+			if last := c.lastRTP.Load(); now.Sub(time.Unix(0, last)) > cfg.RTPTimeout {
+				c.b.log.Warn("bridge: no RTP from the phone; hanging up", "caller", c.caller, "room", room, "silent_for", now.Sub(time.Unix(0, last)).Round(time.Second))
+				c.hangup("no RTP for " + cfg.RTPTimeout.String())
+				return
+			}
 		case kind := <-signals:
 			switch kind {
 			case "removed", "ended":
