@@ -47,9 +47,9 @@ type call struct {
 	enc     encoder
 	lastRTP atomic.Int64 // unix nanos of the phone's last packet
 	ssrc    uint32
-	seq   uint16
-	ts    uint32
-	audio chan []byte // encoded 20 ms frames to send, from the room
+	seq     uint16
+	ts      uint32
+	audio   chan []byte // encoded 20 ms frames to send, from the room
 
 	mu        sync.Mutex
 	player    *prompts.Player
