@@ -1,4 +1,4 @@
-// Package g722 is an ITU-T G.722 (09/2012, first published 1988) codec at
+// Package g722 is an ITU-T Recommendation G.722 (first published 1988) codec at
 // 64 kbit/s: 16 kHz 16-bit PCM is split by a 24-tap quadrature mirror
 // filter into a lower (0-4 kHz) and a higher (4-8 kHz) sub-band at 8 kHz
 // each. The lower band is coded with 6-bit and the higher band with 2-bit
@@ -31,8 +31,8 @@ const (
 	SampleRate = 16000
 )
 
-// qmf holds the 24 QMF coefficients h0..h23 in units of 2^-13 (Table
-// 11/G.722); h(i) = h(23-i). The even ones are listed, h0, h2, ..., h22;
+// qmfEven holds the QMF coefficients h0..h23 in units of 2^-13;
+// h(i) = h(23-i). The even ones are listed, h0, h2, ..., h22;
 // the odd ones are the same values in reverse order.
 var qmfEven = [12]int32{3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11}
 
@@ -47,8 +47,8 @@ const (
 	qmfRxShift = 11
 )
 
-// Lower sub-band quantizer (Tables 6 and 7/G.722), in units that multiply
-// the scale factor DETL >> 12.
+// Lower sub-band quantizer tables, in units that multiply the scale
+// factor DETL >> 12.
 var (
 	// q6 are the decision levels between the 30 magnitudes of the 6-bit
 	// quantizer: |EL| >= q6[m]·DETL selects magnitude m+1 or more.
@@ -62,11 +62,11 @@ var (
 	// the adaptation loop uses, by magnitude 0..7.
 	qq4 = [8]int32{0, 150, 323, 530, 786, 1121, 1612, 2557}
 	// wl is the log scale factor step for the lower band by 4-bit
-	// magnitude (Table 8/G.722).
+	// magnitude.
 	wl = [8]int32{-60, -30, 58, 172, 334, 538, 1198, 3042}
 )
 
-// Higher sub-band quantizer (Tables 9 and 10/G.722).
+// Higher sub-band quantizer.
 const (
 	q2       = 564 // decision level between the small and large magnitude
 	qq2Small = 202 // output level of the small magnitude
@@ -75,8 +75,7 @@ const (
 	whLarge  = 798
 )
 
-// ilb is 2048·2^(i/32), the antilog table of the scale factor (Table
-// 14/G.722).
+// ilb is 2048·2^(i/32), the antilog table of the scale factor.
 var ilb = [32]int32{2048, 2093, 2139, 2186, 2233, 2282, 2332, 2383, 2435, 2489, 2543,
 	2599, 2656, 2714, 2774, 2834, 2896, 2960, 3025, 3091, 3158, 3228, 3298, 3371, 3444,
 	3520, 3597, 3676, 3756, 3838, 3922, 4008}
@@ -135,7 +134,7 @@ func scale(nb, shift int32) int32 {
 // (blocks RECONS, PARREC, UPPOL2, UPPOL1, UPZERO, DELAYA, FILTEP, FILTEZ
 // and PREDIC).
 func (bd *band) adapt(dlt int32) {
-	r := sat15(bd.s + dlt)  // RLT: the reconstructed signal
+	r := sat16(bd.s + dlt)  // RLT: the reconstructed signal, limited by FILTEP when doubled
 	p := sat16(dlt + bd.sz) // PLT: the partial reconstruction
 
 	// UPPOL2: a2 leaks by 2^-7 and moves by 2^-7 times

@@ -21,26 +21,28 @@ func BenchmarkMix(b *testing.B) {
 			packets := voicePackets(b)
 			voice := audiotest.Voice(50*FrameSamples, Rate, 8000)
 			m := New(Config{})
-			for i := range speakers {
-				if err := m.AddSource(fmt.Sprintf("browser%d", i)); err != nil {
+			browsers, phones := make([]string, speakers), make([]string, nPhones)
+			for i := range browsers {
+				browsers[i] = fmt.Sprintf("browser%d", i)
+				if err := m.AddSource(browsers[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
-			for i := range nPhones {
-				id := fmt.Sprintf("phone%d", i)
-				_ = m.AddSource(id)
-				if err := m.AddListener(id, "PCMU", id); err != nil {
+			for i := range phones {
+				phones[i] = fmt.Sprintf("phone%d", i)
+				_ = m.AddSource(phones[i])
+				if err := m.AddListener(phones[i], "PCMU", phones[i]); err != nil {
 					b.Fatal(err)
 				}
 			}
 			tick := 0
 			for b.Loop() {
-				for i := range speakers {
-					_ = m.PushOpus(fmt.Sprintf("browser%d", i), packets[(tick+7*i)%len(packets)])
+				for i, id := range browsers {
+					_ = m.PushOpus(id, packets[(tick+7*i)%len(packets)])
 				}
 				f := tick % 50 * FrameSamples
-				for i := range talking {
-					_ = m.PushPCM(fmt.Sprintf("phone%d", i), voice[f:f+FrameSamples])
+				for _, id := range phones[:talking] {
+					_ = m.PushPCM(id, voice[f:f+FrameSamples])
 				}
 				if out := m.Tick(); len(out) != nPhones {
 					b.Fatalf("%d outputs", len(out))

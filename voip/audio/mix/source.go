@@ -86,10 +86,10 @@ func (s *source) take() (dropped int) {
 	s.free = s.free[:0]
 	s.pending = append(s.pending, s.opusQ...)
 	s.opusQ = s.opusQ[:0]
-	for len(s.pending) > s.maxQ {
-		s.spare = append(s.spare, s.pending[0])
-		s.pending = s.pending[1:]
-		dropped++
+	if over := len(s.pending) - s.maxQ; over > 0 {
+		s.spare = append(s.spare, s.pending[:over]...)
+		s.pending = append(s.pending[:0], s.pending[over:]...)
+		dropped += over
 	}
 	s.buf = append(s.buf, s.pcmQ...)
 	s.pcmQ = s.pcmQ[:0]
@@ -104,9 +104,9 @@ func (s *source) take() (dropped int) {
 // measures its level. It returns how many payloads were corrupt and
 // whether the source, sending until now, had nothing ready.
 func (s *source) next() (corrupt int, missing bool) {
-	for len(s.buf) < FrameSamples && len(s.pending) > 0 {
-		p := s.pending[0]
-		s.pending = s.pending[1:]
+	used := 0
+	for ; len(s.buf) < FrameSamples && used < len(s.pending); used++ {
+		p := s.pending[used]
 		n, ok := s.decode(p)
 		s.free = append(s.free, p)
 		if !ok {
@@ -116,6 +116,7 @@ func (s *source) next() (corrupt int, missing bool) {
 		}
 		s.buf = append(s.buf, s.decOut[:n]...)
 	}
+	s.pending = append(s.pending[:0], s.pending[used:]...)
 	s.was = s.active
 	switch n := len(s.buf); {
 	case n == 0:
