@@ -155,13 +155,35 @@ func TestDialInPhone(t *testing.T) {
 	step(t, "the host calls a phone into the meeting, which answers and is heard", func(t *testing.T) {
 		tone660 := filepath.Join(dir, "660.wav")
 		phonetest.WriteTone(t, tone660, 660, 60)
-		desk := phonetest.Start(t, sipAddr, "1003", "Sip-pw-1003-abc", phonetest.Options{Tone: tone660, AutoAnswer: true})
+		deskHeard := t.TempDir()
+		desk := phonetest.Start(t, sipAddr, "1003", "Sip-pw-1003-abc", phonetest.Options{Tone: tone660, AutoAnswer: true, Record: deskHeard})
 		var res struct{ Number string }
 		if err := host.Call(ctx, "conference.dial_out", map[string]any{"number": "1003"}, &res); err != nil || res.Number != "1003" {
 			t.Fatalf("dial-out: %+v %v", res, err)
 		}
 		desk.WaitEvent(t, "CALL_ESTABLISHED", stepTimeout)
 		hears(t, 660)
+		// Phone to phone, through the mix (the first phone's G.711 through
+		// the jitter buffer): the desk hears 1001's 440 Hz beside the
+		// host's 1 kHz, and not its own 660 Hz.
+		deadline := time.Now().Add(stepTimeout)
+		for {
+			got, err := phonetest.Heard(deskHeard)
+			var share, own float64
+			// 5 s in, the "joined" prompt it got is over.
+			if n := len(got); err == nil && n >= 5*8000 {
+				share, _ = phonetest.ToneLevel(got[n-8000:], 8000, 440)
+				own, _ = phonetest.ToneLevel(got[n-8000:], 8000, 660)
+				if share > 0.15 && own < 0.05 {
+					t.Logf("the dialled-out phone hears the dial-in phone: 440 Hz share %.2f, its own 660 Hz %.3f", share, own)
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the desk did not hear the other phone: 440 Hz share %.2f, own 660 Hz %.3f (%d samples, %v)", share, own, len(got), err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	})
 
 	step(t, "three wrong PINs hang a phone up, each audited", func(t *testing.T) {

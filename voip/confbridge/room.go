@@ -9,6 +9,7 @@ import (
 
 	"civic/voip/audio/g711"
 	"civic/voip/audio/g722"
+	"civic/voip/audio/jitter"
 	"civic/voip/audio/mix"
 	"civic/voip/audio/resample"
 )
@@ -30,10 +31,14 @@ type roomBridge struct {
 	sources map[string]*tapSource
 }
 
-// tapSource is one stream of the room, as the tap decodes it.
+// tapSource is one stream of the room, as the tap decodes it. A phone's
+// stream (G.711, G.722) goes through a jitter buffer, played out on the
+// mix's clock; a browser's Opus goes to the mixer as it comes (the
+// mixer queues it).
 type tapSource struct {
 	heard time.Time
-	dec   func(pkt *rtp.Packet) []int16 // to 48 kHz PCM; nil for Opus, which the mixer decodes
+	jb    *jitter.Buffer
+	dec   func(payload []byte) []int16 // the jitter buffer's frames to 48 kHz PCM
 }
 
 // sourceIdle is how long a stream may be silent before the mixer forgets
@@ -67,32 +72,44 @@ func (b *Bridge) roomFor(room string) (*roomBridge, error) {
 // onAudio takes one packet of the room (on the SFU's forwarding
 // goroutine of its stream: quick, and copying what it keeps).
 func (rb *roomBridge) onAudio(from, mime string, pkt *rtp.Packet) {
+	now := time.Now()
 	rb.mu.Lock()
 	s := rb.sources[from]
 	if s == nil {
-		s = &tapSource{dec: decoderFor(mime)}
+		s = &tapSource{}
+		if dec := decoderFor(mime); dec != nil {
+			silence := byte(0xFF)
+			if strings.EqualFold(mime, "audio/pcma") {
+				silence = 0xD5
+			}
+			jb, err := jitter.New(jitter.Config{Silence: silence})
+			if err != nil {
+				rb.mu.Unlock()
+				return
+			}
+			s.jb, s.dec = jb, dec
+		}
 		if err := rb.m.AddSource(from); err != nil {
 			rb.mu.Unlock()
 			return
 		}
 		rb.sources[from] = s
 	}
-	s.heard = time.Now()
-	rb.mu.Unlock()
-	if s.dec == nil {
-		if strings.EqualFold(mime, "audio/opus") {
-			_ = rb.m.PushOpus(from, pkt.Payload)
-		}
+	s.heard = now
+	if s.jb != nil {
+		s.jb.Push(pkt, now) // played out by run, every 20 ms
+		rb.mu.Unlock()
 		return
 	}
-	// One stream's packets come from one goroutine: its decoder's state
-	// is its own.
-	_ = rb.m.PushPCM(from, s.dec(pkt))
+	rb.mu.Unlock()
+	if strings.EqualFold(mime, "audio/opus") {
+		_ = rb.m.PushOpus(from, pkt.Payload)
+	}
 }
 
 // decoderFor turns a phone's payloads into 48 kHz PCM; nil for Opus (the
 // mixer decodes it) and for codecs the bridge does not read.
-func decoderFor(mime string) func(*rtp.Packet) []int16 {
+func decoderFor(mime string) func([]byte) []int16 {
 	var decode func(dst []int16, b []byte) []int16
 	rate := 8000
 	switch strings.ToLower(mime) {
@@ -111,8 +128,8 @@ func decoderFor(mime string) func(*rtp.Packet) []int16 {
 		return nil
 	}
 	var pcm, out []int16
-	return func(pkt *rtp.Packet) []int16 {
-		pcm = decode(pcm[:0], pkt.Payload)
+	return func(payload []byte) []int16 {
+		pcm = decode(pcm[:0], payload)
 		out = up.ProcessInt16(out[:0], pcm)
 		return out
 	}
@@ -172,6 +189,13 @@ func (rb *roomBridge) run() {
 				if now.Sub(s.heard) > sourceIdle {
 					_ = rb.m.RemoveSource(id)
 					delete(rb.sources, id)
+					continue
+				}
+				if s.jb == nil {
+					continue
+				}
+				if payload, ok := s.jb.Pop(now); ok {
+					_ = rb.m.PushPCM(id, s.dec(payload))
 				}
 			}
 			rb.mu.Unlock()
