@@ -105,6 +105,7 @@ type engine struct {
 	callID  string
 	heard   atomic.Int64 // RTP packets from the bridge with sound in them
 	silent  atomic.Bool  // stop sending RTP, as a phone gone without its BYE
+	wrongPT atomic.Bool  // send RTP with a payload type nobody agreed
 	byed    chan struct{}
 	srvConn net.PacketConn
 }
@@ -217,7 +218,11 @@ func (e *engine) call(number string) int {
 			if e.silent.Load() {
 				continue
 			}
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7},
+			pt := uint8(0)
+			if e.wrongPT.Load() {
+				pt = 99
+			}
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 7},
 				Payload: payload}
 			b, _ := pkt.Marshal()
 			if _, err := e.rtp.WriteToUDPAddrPort(b, answer.Addr); err != nil {
@@ -509,4 +514,39 @@ func TestSilentPhone(t *testing.T) {
 	}
 	_, _, legs := m.state()
 	waitFor(t, 5*time.Second, "the leg left", legs[0].left.Load)
+}
+
+// TestBadRTPAndKeys: RTP in a payload type nobody agreed never reaches
+// the meeting (and a phone sending only that counts as silent, and is
+// hung up); a flood of keys neither blocks nor breaks the call: it ends
+// as one wrong PIN.
+func TestBadRTPAndKeys(t *testing.T) {
+	m := &fakeMeetings{}
+	m.started.Store(true)
+	var failed atomic.Int64
+	b := newBridgeWith(t, m, Config{RTPTimeout: 2 * time.Second, OnPINFailed: func(string, string, int) { failed.Add(1) }})
+	e := startEngine(t, b)
+	if code := e.call("8123456"); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	for range 10000 {
+		e.b.DTMF(e.callID, "1001", '1')
+	}
+	e.keys("#")
+	waitFor(t, 15*time.Second, "the flood checked as one PIN", func() bool { return failed.Load() == 1 })
+	if pins, _, _ := m.state(); len(pins) != 1 || len(pins[0]) > 16 {
+		t.Fatalf("pins %q", pins)
+	}
+	e.keys("424242#")
+	waitFor(t, 15*time.Second, "the phone in the meeting", func() bool { _, j, _ := m.state(); return len(j) == 1 })
+	_, _, legs := m.state()
+	waitFor(t, 5*time.Second, "its audio in the room", func() bool { return legs[0].packets.Load() > 5 })
+	e.wrongPT.Store(true)
+	before := legs[0].packets.Load()
+	if !e.waitBye(15 * time.Second) {
+		t.Fatal("a phone sending only a wrong payload type was not hung up")
+	}
+	if got := legs[0].packets.Load() - before; got > 3 {
+		t.Errorf("%d packets of a wrong payload type reached the meeting", got)
+	}
 }
