@@ -90,7 +90,9 @@ type options struct {
 	bWatchers                      int
 	bWindow, bWarmup, bPartTimeout time.Duration
 
-	cams camerasOptions
+	cams   camerasOptions
+	phs    phonesOptions
+	phones []string // the phones parts chosen
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -98,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("civicbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.civicd, "civicd", "", "a built civicd binary; default: go build ./cmd/civicd into a temporary directory")
-	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); building (building-swipes and building-fanout); cameras (cameras-viewers, cameras-health, cameras-first-frame); a comma-separated list also works")
+	fs.StringVar(&o.scenario, "scenario", "all", "a, b, c1, c2 or all (the conference scenarios); sip (all of sip-register, sip-kamailio, sip-calls, sip-relay); building (building-swipes and building-fanout); cameras (cameras-viewers, cameras-health, cameras-first-frame); phones (phones-bridge, phones-latency); a comma-separated list also works")
 	fs.DurationVar(&o.window, "window", 10*time.Second, "measurement window of each scenario")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "wait after every track delivers, before the window")
 	fs.DurationVar(&o.timeout, "timeout", 6*time.Minute, "bound on the whole run, build included")
@@ -136,6 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.bWarmup, "building-warmup", 3*time.Second, "wait after every controller connected (and the websockets subscribed), before the window")
 	fs.DurationVar(&o.bPartTimeout, "building-part-timeout", 3*time.Minute, "bound on each building part, start-up to tear-down")
 	o.cams.register(fs)
+	o.phs.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -145,12 +148,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	rest, bldChosen := pickBuilding(o.scenario)
 	rest, camChosen := pickCameras(rest)
+	rest, o.phones = pickPhones(rest)
+	if len(o.phones) > 0 && !flagSet(fs, "timeout") {
+		o.timeout += o.phs.budget(o.phones)
+	}
 	if len(camChosen) > 0 && !flagSet(fs, "timeout") {
 		o.timeout += o.cams.budget(camChosen)
 	}
 	var chosen []scenario
 	var sipChosen []string
-	if rest != "" || len(bldChosen) == 0 && len(camChosen) == 0 {
+	if rest != "" || len(bldChosen) == 0 && len(camChosen) == 0 && len(o.phones) == 0 {
 		var err error
 		if chosen, sipChosen, err = pick(rest); err != nil {
 			fmt.Fprintln(stderr, "civicbench:", err)
@@ -206,7 +213,7 @@ func pick(names string) ([]scenario, []string, error) {
 			}
 		}
 		if !found {
-			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip, building, cameras or one of sip-register, sip-kamailio, sip-calls, sip-relay, building-swipes, building-fanout, cameras-viewers, cameras-health, cameras-first-frame", name)
+			return nil, nil, fmt.Errorf("unknown scenario %q; want a, b, c1, c2, all, sip, building, cameras or one of sip-register, sip-kamailio, sip-calls, sip-relay, building-swipes, building-fanout, cameras-viewers, cameras-health, cameras-first-frame, phones, phones-bridge, phones-latency", name)
 		}
 	}
 	return conf, sip, nil
@@ -254,6 +261,11 @@ func bench(ctx context.Context, o options, chosen []scenario, sipChosen, bldChos
 		}
 	}
 	ticks, exact := clockTicks()
+	if len(o.phones) > 0 {
+		if err := benchPhones(ctx, o, bin, dir, ticks, o.phones, w, log); err != nil {
+			return err
+		}
+	}
 	if len(chosen) == 0 {
 		if len(sipChosen) > 0 {
 			if err := benchSIP(ctx, o, bin, dir, ticks, sipChosen, w, log); err != nil {
