@@ -260,7 +260,11 @@ func (c *call) play(names ...string) {
 }
 
 // sendRTP sends one packet every 20 ms: a prompt's frame, the room's mix,
-// or silence.
+// or silence. In a meeting the room's mixer sets the pace: each mixed
+// frame is sent as it comes (or a prompt's frame in its place), so the
+// mix and the sender never drift apart and no frame is lost between two
+// clocks; the sender's own tick only keeps RTP flowing when the mix is
+// late (a stalled machine) or the phone is not in a meeting yet.
 func (c *call) sendRTP() {
 	t := time.NewTicker(frame)
 	defer t.Stop()
@@ -268,11 +272,25 @@ func (c *call) sendRTP() {
 	silence := c.enc(nil, make([]int16, samples))
 	buf := make([]byte, 0, 1500)
 	payload := make([]byte, 0, 320)
+	lastSent := time.Now()
 	for {
+		var mixed []byte
 		select {
 		case <-c.done:
 			return
-		case <-t.C:
+		case mixed = <-c.audio:
+			// More than one frame waiting means the sender fell behind:
+			// play the newest, so the room is not heard late for ever.
+			for len(c.audio) > 0 {
+				mixed = <-c.audio
+			}
+		case now := <-t.C:
+			c.mu.Lock()
+			inRoom := c.room != nil
+			c.mu.Unlock()
+			if inRoom && now.Sub(lastSent) < 3*frame {
+				continue // the mix sets the pace
+			}
 		}
 		c.mu.Lock()
 		p := c.player
@@ -291,15 +309,9 @@ func (c *call) sendRTP() {
 			}
 		}
 		if len(payload) == 0 {
-			select {
-			case mixed := <-c.audio:
-				// Frames queued while a prompt played are stale: play
-				// the newest, so the room is not heard late for ever.
-				for len(c.audio) > 1 {
-					mixed = <-c.audio
-				}
+			if mixed != nil {
 				payload = append(payload, mixed...)
-			default:
+			} else {
 				payload = append(payload, silence...)
 			}
 		}
@@ -307,6 +319,7 @@ func (c *call) sendRTP() {
 			Payload: payload}
 		c.seq++
 		c.ts += uint32(8000 / 50) // G.722's RTP clock is 8 kHz too (RFC 3551)
+		lastSent = time.Now()
 		out, err := pkt.Header.MarshalTo(buf[:cap(buf)])
 		if err != nil {
 			continue
