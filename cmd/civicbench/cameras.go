@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,23 +80,7 @@ func (o *camerasOptions) budget(parts []string) time.Duration {
 // pickCameras takes the cameras parts out of the -scenario list
 // ("cameras" is all of them) and returns the rest of the list.
 func pickCameras(names string) (rest string, parts []string) {
-	var others []string
-	for name := range strings.SplitSeq(names, ",") {
-		name = strings.TrimSpace(name)
-		found := false
-		for _, p := range cameraParts {
-			if name == "cameras" || name == p.Name {
-				found = true
-				if !slices.Contains(parts, p.Name) {
-					parts = append(parts, p.Name)
-				}
-			}
-		}
-		if !found && name != "" {
-			others = append(others, name)
-		}
-	}
-	return strings.Join(others, ","), parts
+	return pickParts(names, "cameras", partNames(cameraParts))
 }
 
 // camConfig is what every cameras part runs with.

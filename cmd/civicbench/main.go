@@ -219,18 +219,19 @@ func pick(names string) ([]scenario, []string, error) {
 	return conf, sip, nil
 }
 
-// pickBuilding takes the building parts out of the -scenario list
-// ("building" is both) and returns the rest of the list.
-func pickBuilding(names string) (rest string, parts []string) {
+// pickParts takes the parts of one group out of the -scenario list
+// (the group's own name is all of them), in the order given and without
+// repeats, and returns the rest of the list.
+func pickParts(names, group string, all []string) (rest string, parts []string) {
 	var others []string
 	for name := range strings.SplitSeq(names, ",") {
 		name = strings.TrimSpace(name)
 		found := false
-		for _, p := range buildingParts {
-			if name == "building" || name == p.Name {
+		for _, p := range all {
+			if name == group || name == p {
 				found = true
-				if !slices.Contains(parts, p.Name) {
-					parts = append(parts, p.Name)
+				if !slices.Contains(parts, p) {
+					parts = append(parts, p)
 				}
 			}
 		}
@@ -239,6 +240,21 @@ func pickBuilding(names string) (rest string, parts []string) {
 		}
 	}
 	return strings.Join(others, ","), parts
+}
+
+// partNames lists the names of a group's parts.
+func partNames(ps []struct{ Name, Title string }) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// pickBuilding takes the building parts out of the -scenario list
+// ("building" is both) and returns the rest of the list.
+func pickBuilding(names string) (rest string, parts []string) {
+	return pickParts(names, "building", partNames(buildingParts))
 }
 
 // bench builds civicd if needed and runs each scenario on a fresh daemon,

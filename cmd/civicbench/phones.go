@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,23 +70,7 @@ func (o *phonesOptions) budget(parts []string) time.Duration {
 // pickPhones takes the phones parts out of the -scenario list ("phones"
 // is all of them) and returns the rest of the list.
 func pickPhones(names string) (rest string, parts []string) {
-	var others []string
-	for name := range strings.SplitSeq(names, ",") {
-		name = strings.TrimSpace(name)
-		found := false
-		for _, p := range phoneParts {
-			if name == "phones" || name == p.Name {
-				found = true
-				if !slices.Contains(parts, p.Name) {
-					parts = append(parts, p.Name)
-				}
-			}
-		}
-		if !found && name != "" {
-			others = append(others, name)
-		}
-	}
-	return strings.Join(others, ","), parts
+	return pickParts(names, "phones", partNames(phoneParts))
 }
 
 // phConfig is what every phones part runs with.
