@@ -62,6 +62,10 @@ type Meeting struct {
 	CoHosts []string `json:"co_hosts"`
 	// Lobby is true when guests wait for a host to admit them.
 	Lobby bool `json:"lobby"`
+	// Private marks a browser call (CreateCall): a two-party room that
+	// only its host joins from a browser; it is never listed or
+	// announced.
+	Private bool `json:"private,omitempty"`
 }
 
 // Config bounds a meeting.
@@ -219,7 +223,7 @@ func (s *Service) CreateMeeting(ctx context.Context, host string, o MeetingOptio
 
 // ListMeetings returns the meetings that have not ended, newest first.
 func (s *Service) ListMeetings(ctx context.Context) ([]Meeting, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at, passcode_hash != '', scheduled_at, lobby FROM meetings WHERE ended_at IS NULL ORDER BY created_at DESC LIMIT 200`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, room, title, host, created_at, passcode_hash != '', scheduled_at, lobby FROM meetings WHERE ended_at IS NULL AND private = 0 ORDER BY created_at DESC LIMIT 200`)
 	if err != nil {
 		return nil, fmt.Errorf("list meetings: %w", err)
 	}
@@ -265,8 +269,8 @@ func (s *Service) meetingWithPasscode(ctx context.Context, roomNo string) (Meeti
 	var ended sql.NullInt64
 	var hash string
 	var scheduled sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at, passcode_hash, scheduled_at, lobby FROM meetings WHERE room = ?`, roomNo).
-		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended, &hash, &scheduled, &m.Lobby)
+	err := s.db.QueryRowContext(ctx, `SELECT id, room, title, host, created_at, ended_at, passcode_hash, scheduled_at, lobby, private FROM meetings WHERE room = ?`, roomNo).
+		Scan(&m.ID, &m.Room, &m.Title, &m.Host, &created, &ended, &hash, &scheduled, &m.Lobby, &m.Private)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Meeting{}, "", ErrNoMeeting
 	}
@@ -347,6 +351,9 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 	if err != nil {
 		return nil, Meeting{}, nil, err
 	}
+	if m.Private && (who.Guest || !m.HostedBy(who.User)) {
+		return nil, Meeting{}, nil, ErrNoMeeting // a call is its host's alone
+	}
 	if who.Guest {
 		who.Host = false
 		if m.Lobby && !s.lobbies.admit(roomNo, who.User) {
@@ -386,7 +393,7 @@ func (s *Service) Join(ctx context.Context, roomNo string, who Identity, signal 
 }
 
 func (s *Service) publish(e MeetingEvent) {
-	if s.bus != nil {
+	if s.bus != nil && !e.Meeting.Private {
 		s.bus.Publish(e)
 	}
 }

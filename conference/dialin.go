@@ -37,6 +37,9 @@ func (s *Service) CheckDialIn(ctx context.Context, roomNo, pin string) (Meeting,
 	if err != nil {
 		return Meeting{}, err
 	}
+	if m.Private {
+		return Meeting{}, ErrNoMeeting // a browser call has no dial-in
+	}
 	want, err := s.dialPIN(ctx, roomNo)
 	if err != nil {
 		return Meeting{}, err

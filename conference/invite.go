@@ -59,6 +59,9 @@ func (s *Service) CreateInvite(ctx context.Context, roomNo, createdBy string, tt
 	if err != nil {
 		return Invite{}, err
 	}
+	if m.Private {
+		return Invite{}, ErrNoMeeting // a browser call takes no guests
+	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return Invite{}, fmt.Errorf("invite token: %w", err)

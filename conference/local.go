@@ -44,8 +44,14 @@ func (s *Service) JoinLocal(ctx context.Context, roomNo string, who Identity, si
 	who.Phone = true
 	s.mu.Lock()
 	r := s.rooms[roomNo]
+	if r == nil && m.Private && !s.closed {
+		// A browser call: the phone may be first in (an incoming call
+		// answered in the console, before the browser's media is up).
+		r = newRoom(s, m)
+		s.rooms[roomNo] = r
+	}
 	s.mu.Unlock()
-	if r == nil || r.size() == 0 {
+	if r == nil || r.size() == 0 && !m.Private {
 		return nil, m, ErrNotStarted
 	}
 	p, _, err := r.add(newLocalParticipant(r, who, signal))

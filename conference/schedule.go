@@ -162,8 +162,8 @@ func (s *Service) insertMeeting(ctx context.Context, m Meeting, passcodeHash str
 	if !m.ScheduledAt.IsZero() {
 		scheduled = sql.NullInt64{Int64: m.ScheduledAt.UnixMilli(), Valid: true}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at, passcode_hash, scheduled_at, lobby) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		m.Room, m.Title, m.Host, m.CreatedAt.UnixMilli(), passcodeHash, scheduled, m.Lobby)
+	res, err := tx.ExecContext(ctx, `INSERT INTO meetings (room, title, host, created_at, passcode_hash, scheduled_at, lobby, private) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Room, m.Title, m.Host, m.CreatedAt.UnixMilli(), passcodeHash, scheduled, m.Lobby, m.Private)
 	if err != nil {
 		return Meeting{}, err
 	}

@@ -34,7 +34,7 @@ func (StatsEvent) EventKind() string { return KindStats }
 
 // publishStats puts the room's figures on the bus.
 func (r *room) publishStats() {
-	if r.s.bus == nil {
+	if r.s.bus == nil || r.meeting.Private {
 		return
 	}
 	ev := StatsEvent{Room: r.no}

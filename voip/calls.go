@@ -325,7 +325,9 @@ func (d directory) Route(number string) (b2bua.Route, error) {
 	return r, nil
 }
 
-// targetsLocked are extension n's reachable bindings as call targets.
+// targetsLocked are extension n's reachable bindings as call targets,
+// and the open consoles of the user it is linked to, which ring beside
+// its phones (the meeting bridge answers there).
 func (s *Service) targetsLocked(n string) []b2bua.Target {
 	var out []b2bua.Target
 	for _, b := range s.aors[n] {
@@ -333,6 +335,13 @@ func (s *Service) targetsLocked(n string) []b2bua.Target {
 			continue
 		}
 		out = append(out, b2bua.Target{Ext: n, URI: *b.contact.Address.Clone(), Dest: b.Source, Transport: b.Transport})
+	}
+	if rec := s.exts[n]; rec != nil && rec.User != "" {
+		if br := s.bridge.Load(); br != nil {
+			if uri, ok := (*br).ConsoleTarget(rec.User); ok {
+				out = append(out, b2bua.Target{Ext: n, URI: uri, Dest: fmt.Sprintf("%s:%d", uri.Host, uri.Port), Transport: "udp", Internal: true})
+			}
+		}
 	}
 	return out
 }

@@ -425,3 +425,17 @@ func (s *Service) ExtensionName(number string) string {
 	}
 	return ""
 }
+
+// ExtensionOfUser is the extension linked to console user (the lowest
+// number when there are several) and its name; "" when none is. A
+// call the user makes from the browser shows as it.
+func (s *Service) ExtensionOfUser(user string) (number, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n, r := range s.exts {
+		if r.User != "" && strings.EqualFold(r.User, user) && (number == "" || n < number) {
+			number, name = n, r.Name
+		}
+	}
+	return number, name
+}

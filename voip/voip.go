@@ -124,6 +124,9 @@ type Bridge interface {
 	// Token is the secret the bridge's own calls (dial-out) carry in
 	// the X-Civic-Bridge header; they need no digest auth.
 	Token() string
+	// ConsoleTarget is where calls to an extension linked to console
+	// user ring in that user's open consoles; false when none is open.
+	ConsoleTarget(user string) (sip.Uri, bool)
 }
 
 // SetBridge routes meetings' dial-in numbers to b.

@@ -40,7 +40,12 @@ func TestDialInShown(t *testing.T) {
 // other rings and is answered.
 type fakeBridge struct {
 	mu    sync.Mutex
-	calls []string // "room number"
+	calls []string // "room number", "console user number"
+	// The softphone side (softphone_test.go).
+	consoles     map[string]fakeConsole
+	rings        []string // "user id"
+	n            int
+	unregistered int
 }
 
 func (f *fakeBridge) DialOut(_ context.Context, room, number string, onState func(string)) error {

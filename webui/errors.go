@@ -45,6 +45,9 @@ func (s *Server) wireError(err error) *WireError {
 	if we := voipError(err); we != nil {
 		return we
 	}
+	if we := softphoneError(err); we != nil {
+		return we
+	}
 	if we := buildingError(err); we != nil {
 		return we
 	}

@@ -84,6 +84,11 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 		t[typ] = h
 	}
 	t[TypeConferenceDialOut] = (*conn).handleConferenceDialOut
+	t[TypeSoftphoneRegister] = (*conn).handleSoftphoneRegister
+	t[TypeSoftphoneCall] = (*conn).handleSoftphoneCall
+	t[TypeSoftphoneAnswer] = (*conn).handleSoftphoneAnswer
+	t[TypeSoftphoneDecline] = (*conn).handleSoftphoneDecline
+	t[TypeSoftphoneHangup] = (*conn).handleSoftphoneHangup
 	for typ, h := range cameraHandlers() {
 		t[typ] = h
 	}

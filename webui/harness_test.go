@@ -98,9 +98,10 @@ func newTestServer(t testing.TB, opts ...serverOpt) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bridge := &fakeBridge{}
 	srv, err := New(o, Deps{
 		Auth: accounts, Audit: auditLog, Bus: bus, Metrics: prometheus.NewRegistry(), Conference: conf, Phones: phones, Building: bld,
-		Cameras: cams, ICEServers: engine.ICEServers, Bridge: &fakeBridge{},
+		Cameras: cams, ICEServers: engine.ICEServers, Bridge: bridge, Softphone: bridge,
 		Modules: func() []ModuleStatus { return []ModuleStatus{{Name: "store", State: "running"}} },
 	}, logger)
 	if err != nil {

@@ -176,7 +176,9 @@ func (c *conn) enterMeeting(req request, target string, enter func(Conference, f
 		ice = []webrtc.ICEServer{}
 	}
 	res := ConferenceJoinResult{ParticipantID: part.ID(), Meeting: m, ICEServers: ice, Participants: others, Host: part.IsHost(), Chat: part.ChatHistory()}
-	if d, err := conf.DialIn(c.ctx, m.Room); err == nil {
+	if m.Private {
+		// A browser call: no dial-in.
+	} else if d, err := conf.DialIn(c.ctx, m.Room); err == nil {
 		res.DialIn = &d
 	} else {
 		c.log.Error("dial-in of a meeting", "room", m.Room, "err", err)

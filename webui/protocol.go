@@ -10,6 +10,7 @@ import (
 	"civic/internal/audit"
 	"civic/internal/auth"
 	"civic/voip"
+	"civic/voip/confbridge"
 )
 
 // This file is the single source of truth for the console websocket
@@ -294,6 +295,11 @@ var Messages = append([]MessageSpec{
 	{TypeConferenceAdmit, meeters, GuestParams{}, struct{}{}, true, "Host: let a guest waiting in the lobby in."},
 	{TypeConferenceDeny, meeters, GuestParams{}, struct{}{}, true, "Host: turn a guest waiting in the lobby away."},
 	{TypeConferenceDialOut, meeters, DialOutParams{}, DialOutResult{}, true, "Host: call a desk phone (an extension or ring group) into the meeting; it joins when answered, with no PIN. The result comes at once; `dial_out.state` events with `{number, state}` follow on this request's id: `ringing`, then `answered`, `busy`, `declined`, `no_answer`, `unavailable`, `unknown_number` or `failed`."},
+	{TypeSoftphoneRegister, allRoles, nil, SoftphoneRegisterResult{}, false, "Make this console a softphone: calls to the extensions linked to you ring here (beside your desk phones) until the socket closes. The result lists those extensions; then `softphone.ringing` events with `{id, from, from_name, to}` and `softphone.ring_ended` with `{id, reason}` (`answered`, `answered_elsewhere`, `cancelled`, `declined`, `timeout`) follow on this request's id."},
+	{TypeSoftphoneCall, allRoles, SoftphoneCallParams{}, confbridge.WebCall{}, true, "Call a desk phone (an extension or ring group) from the browser, as your linked extension. The result names the call's private room: join it with `conference.join`, publishing the microphone. `softphone.state` events with `{call_id, state, reason}` follow on this request's id: `ringing`, `answered`, then `ended`, or `busy`, `declined`, `no_answer`, `unavailable`, `unknown_number` or `failed`."},
+	{TypeSoftphoneAnswer, allRoles, RingIDParams{}, confbridge.WebCall{}, true, "Answer in the browser a call ringing here (`ring_id`: the id of its `softphone.ringing` event). The result names the call's room, to join as for `softphone.call`; `softphone.state` events follow on this request's id (`answered`, then `ended`)."},
+	{TypeSoftphoneDecline, allRoles, RingIDParams{}, struct{}{}, true, "Decline a call ringing here: the caller hears it declined unless a desk phone of the extension answers it."},
+	{TypeSoftphoneHangup, allRoles, SoftphoneHangupParams{}, struct{}{}, true, "Hang up a call made or answered in the browser: the phone gets a BYE and the call's room ends."},
 	{TypeExtensionsList, allRoles, nil, ExtensionsResult{}, false, "The phone directory: every extension, by number. It carries no secrets."},
 	{TypeExtensionsCreate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Create an extension with its SIP password (8-64 characters)."},
 	{TypeExtensionsUpdate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Replace the settings of the extension `number`. An empty password keeps the old one."},

@@ -269,6 +269,7 @@ func TestGoldenMessages(t *testing.T) {
 			break
 		}
 	}
+	recordSoftphoneGoldens(t, ts, record)
 	record(TypeConferenceRemove, admin.request(TypeConferenceRemove, map[string]any{"participant_id": "nobody"}))
 	record(TypeWebRTCRestart, admin.request(TypeWebRTCRestart, nil))
 	record(TypeConferenceRejoin, admin.request(TypeConferenceRejoin, map[string]any{"participant_id": "gone"}))

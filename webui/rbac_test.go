@@ -52,6 +52,11 @@ var wantRoles = map[string][]auth.Role{
 	TypeConferenceAdmit:       {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceDeny:        {auth.RoleAdmin, auth.RoleOfficial},
 	TypeConferenceDialOut:     {auth.RoleAdmin, auth.RoleOfficial},
+	TypeSoftphoneRegister:     {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSoftphoneCall:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSoftphoneAnswer:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSoftphoneDecline:      {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSoftphoneHangup:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeExtensionsList:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeExtensionsCreate:      {auth.RoleAdmin},
 	TypeExtensionsUpdate:      {auth.RoleAdmin},
@@ -144,6 +149,9 @@ var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, 
 	// Calling a phone needs the caller in the meeting as its host;
 	// TestDialOutRequest does it.
 	TypeConferenceDialOut: true,
+	// Calls in the browser need a registered console and a call or a
+	// ring; TestSoftphone does them.
+	TypeSoftphoneCall: true, TypeSoftphoneAnswer: true, TypeSoftphoneDecline: true, TypeSoftphoneHangup: true,
 	// Probing needs an ONVIF camera (TestCameraProbe), and live view a
 	// camera and a WebRTC viewer (TestCameraWatch).
 	TypeCamerasProbe: true, TypeCameraWatch: true, TypeCameraAnswer: true, TypeCameraCandidate: true, TypeCameraUnwatch: true}
@@ -202,8 +210,14 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"room": room, "ttl_hours": 2}, true
 	case TypeConferenceLobby:
 		return map[string]any{"enabled": false}, true
-	case TypeConferenceDialOut:
+	case TypeConferenceDialOut, TypeSoftphoneCall:
 		return map[string]any{"number": "1002"}, true
+	case TypeSoftphoneRegister:
+		return nil, true
+	case TypeSoftphoneAnswer, TypeSoftphoneDecline:
+		return map[string]any{"ring_id": "ring-nope"}, true
+	case TypeSoftphoneHangup:
+		return map[string]any{"call_id": "wc-nope"}, true
 	case TypeConferenceAdmit, TypeConferenceDeny:
 		return map[string]any{"guest_id": "nobody"}, true
 	case TypeExtensionsList, TypeRingGroupsList:

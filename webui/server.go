@@ -78,6 +78,9 @@ type Deps struct {
 	// Bridge is the meeting bridge for desk phones; nil when it is not
 	// running.
 	Bridge PhoneBridge
+	// Softphone makes and takes desk-phone calls in the browser (the
+	// meeting bridge); nil when it is not running.
+	Softphone Softphone
 	// ICEServers are the STUN/TURN servers for camera live view (the
 	// meetings' own come from Conference).
 	ICEServers func() []webrtc.ICEServer

@@ -56,7 +56,11 @@ type conn struct {
 	partGen uint64                  // the participant's attachment to this socket
 	waiter  *conference.Waiter      // the lobby this (guest's) socket waits in, if any
 	viewers viewerSet               // the cameras this socket watches
-	host    string                  // the Host the page was served from, for invite links
+	// softphoneID is this socket's registration as a softphone
+	// (softphone.register), and softphoneOff ends it.
+	softphoneID  string
+	softphoneOff func()
+	host         string // the Host the page was served from, for invite links
 
 	bucket  tokenBucket
 	strikes int
@@ -113,6 +117,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}()
 	err = c.readLoop()
 	c.cancel()
+	c.unregisterSoftphone()
 	c.leaveMeeting()
 	c.viewers.closeAll()
 	<-writerDone // the close frame is out

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -18,11 +20,27 @@ import (
 // phoneMeetings gives the meeting bridge (voip/confbridge) what it needs
 // of conference: dial-in numbers and PINs, phone participants and the
 // rooms' audio.
-type phoneMeetings struct{ c *conference.Service }
+type phoneMeetings struct {
+	c   *conference.Service
+	log *slog.Logger
+}
 
 var _ confbridge.Meetings = phoneMeetings{}
 
 func (m phoneMeetings) RoomOfNumber(number string) string { return m.c.RoomOfNumber(number) }
+
+func (m phoneMeetings) OpenCall(ctx context.Context, user, title string) (string, error) {
+	c, err := m.c.CreateCall(ctx, user, title)
+	return c.Room, err
+}
+
+func (m phoneMeetings) EndCall(room string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.c.End(ctx, room); err != nil && !errors.Is(err, conference.ErrEnded) && !errors.Is(err, conference.ErrNoMeeting) {
+		m.log.Error("end a browser call's room", "room", room, "err", err)
+	}
+}
 
 func (m phoneMeetings) CheckPIN(ctx context.Context, room, pin string) error {
 	_, err := m.c.CheckDialIn(ctx, room, pin)

@@ -101,8 +101,9 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 	defer func() { _ = phones.Shutdown(context.Background()) }() // closes its sockets if a later step fails
 	mods.set("voip", "starting", sipDetail(phones))
 
-	bridge, err := confbridge.Start(confbridge.Config{Meetings: phoneMeetings{meetings}, NameOf: phones.ExtensionName,
-		OnPINFailed: pinAudit(auditLog), SIPAddr: loopbackOf(phones.Addr()), Domain: phones.Domain()}, logger.With("module", "bridge"))
+	bridge, err := confbridge.Start(confbridge.Config{Meetings: phoneMeetings{c: meetings, log: logger.With("module", "bridge")}, NameOf: phones.ExtensionName,
+		OnPINFailed: pinAudit(auditLog), SIPAddr: loopbackOf(phones.Addr()), Domain: phones.Domain(),
+		ConsoleCaller: phones.ExtensionOfUser}, logger.With("module", "bridge"))
 	if err != nil {
 		return err
 	}
@@ -155,6 +156,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 		Building:   doors,
 		Cameras:    cams,
 		Bridge:     bridge,
+		Softphone:  bridge,
 		ICEServers: engine.ICEServers,
 	}, logger.With("module", "console"))
 	if err != nil {

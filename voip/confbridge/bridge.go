@@ -44,6 +44,12 @@ type Meetings interface {
 	// CheckPIN checks a PIN keyed for a room: nil, ErrBadPIN or
 	// ErrNoMeeting.
 	CheckPIN(ctx context.Context, room, pin string) error
+	// OpenCall makes the private room of a browser call of user's
+	// (titled title): only user joins it from a browser, and a phone
+	// may join it before them.
+	OpenCall(ctx context.Context, user, title string) (room string, err error)
+	// EndCall ends a browser call's room.
+	EndCall(room string)
 	// JoinPhone puts a phone into the room's live meeting as a
 	// participant named name that publishes in codec (PCMU, PCMA or
 	// G722): ErrNotStarted, ErrLocked or ErrNoMeeting when it cannot.
@@ -99,6 +105,10 @@ type Config struct {
 	// RTPTimeout hangs up a phone in a meeting that has sent no RTP for
 	// this long (a phone gone without its BYE). Default: 30 s.
 	RTPTimeout time.Duration
+	// ConsoleCaller is how a console user's browser calls show on the
+	// phone called, and in the call records: the extension linked to
+	// the user, and the user's name. Nil, or an empty ext: the username.
+	ConsoleCaller func(user string) (ext, name string)
 }
 
 func (c *Config) defaults() {
@@ -142,6 +152,11 @@ type Bridge struct {
 	mu    sync.Mutex
 	calls map[string]*call // by SIP dialog id
 	rooms map[string]*roomBridge
+	// Browser calls (webcall.go).
+	consoles map[string]*console // open consoles, by id
+	tokens   map[string]string   // user -> the token of their consoles' SIP target
+	webCalls map[string]*webCall // by id
+	rings    map[string]*ring    // incoming calls ringing in consoles, by id
 }
 
 // Start listens on 127.0.0.1 (UDP) and serves until Close.
@@ -177,7 +192,8 @@ func Start(cfg Config, logger *slog.Logger) (*Bridge, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &Bridge{cfg: cfg, log: logger, ua: ua, srv: srv, conn: conn, ctx: ctx, cancel: cancel,
 		ds: sipgo.NewDialogServerCache(client, contact), dc: sipgo.NewDialogClientCache(client, contact),
-		token: rand.Text(), calls: map[string]*call{}, rooms: map[string]*roomBridge{}}
+		token: rand.Text(), calls: map[string]*call{}, rooms: map[string]*roomBridge{},
+		consoles: map[string]*console{}, tokens: map[string]string{}, webCalls: map[string]*webCall{}, rings: map[string]*ring{}}
 	srv.OnInvite(b.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = b.ds.ReadAck(req, tx) })
 	srv.OnBye(b.onBye)

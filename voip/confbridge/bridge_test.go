@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,22 @@ type fakeMeetings struct {
 	joined  []string // "name codec"
 	legs    []*fakeLeg
 	signals []func(string)
+	calls   []string // rooms of browser calls opened (OpenCall)
+	ended   []string // and ended (EndCall)
+}
+
+func (m *fakeMeetings) OpenCall(_ context.Context, user, title string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	room := fmt.Sprintf("call-%d-%s", len(m.calls)+1, user)
+	m.calls = append(m.calls, room)
+	return room, nil
+}
+
+func (m *fakeMeetings) EndCall(room string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ended = append(m.ended, room)
 }
 
 func (m *fakeMeetings) RoomOfNumber(n string) string {
@@ -53,7 +70,7 @@ func (m *fakeMeetings) CheckPIN(_ context.Context, room, pin string) error {
 }
 
 func (m *fakeMeetings) JoinPhone(_ context.Context, room, name, codec string, signal func(string)) (Leg, error) {
-	if !m.started.Load() {
+	if !m.started.Load() && !strings.HasPrefix(room, "call-") {
 		return nil, ErrNotStarted
 	}
 	l := &fakeLeg{id: "p-" + name}
@@ -166,6 +183,16 @@ func (e *engine) call(number string) int {
 	if !ok {
 		uri = sip.Uri{User: number, Host: "127.0.0.1", Port: e.b.conn.LocalAddr().(*net.UDPAddr).Port}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return e.invite(ctx, uri, number)
+}
+
+// invite sends the bridge an INVITE for uri from extension 1001 with a
+// PCMU offer (To: to) and returns the final status; answered, it ACKs
+// and starts sending a 400 Hz tone. Cancelling ctx while it rings sends
+// a CANCEL.
+func (e *engine) invite(ctx context.Context, uri sip.Uri, to string) int {
 	local := e.rtp.LocalAddr().(*net.UDPAddr)
 	offer := callsdp.Session{ID: 1, Version: 1, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(local.Port)),
 		Codecs: []callsdp.Codec{{PT: 0, Name: "PCMU", Rate: 8000}}, EventPT: 101, Direction: callsdp.SendRecv}.Marshal()
@@ -175,31 +202,36 @@ func (e *engine) call(number string) int {
 	from := &sip.FromHeader{Address: sip.Uri{User: "1001", Host: "civic.test"}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(8))
 	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: uri, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{User: to, Host: "civic.test"}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader(b2bua.CallIDHeader, e.callID))
 	req.SetDestination(e.b.Addr())
 	dua := sipgo.DialogUA{Client: e.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{User: "engine", Host: "127.0.0.1",
 		Port: e.srvConn.LocalAddr().(*net.UDPAddr).Port}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	dlg, err := dua.WriteInvite(ctx, req)
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Error(err)
+		return 0
 	}
 	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
 		if de, ok := err.(*sipgo.ErrDialogResponse); ok {
 			return de.Res.StatusCode
 		}
-		e.t.Fatal(err)
+		if ctx.Err() != nil {
+			return 487 // cancelled
+		}
+		e.t.Error(err)
+		return 0
 	}
-	if err := dlg.Ack(ctx); err != nil {
-		e.t.Fatal(err)
+	if err := dlg.Ack(context.Background()); err != nil {
+		e.t.Error(err)
+		return 0
 	}
 	e.dlg = dlg
 	// Send the phone's audio: a loud PCMU tone, as the relay would pass it.
 	answer, err := callsdp.Parse(dlg.InviteResponse.Body())
 	if err != nil {
-		e.t.Fatal(err)
+		e.t.Error(err)
+		return 0
 	}
 	go func() {
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -390,6 +422,7 @@ func TestNoCommonCodec(t *testing.T) {
 type fakePBX struct {
 	addr   string
 	tokens chan string
+	froms  chan string // "name <user>" of each INVITE's From
 	rang   chan struct{} // closed by the test when the bridge saw the ringing
 }
 
@@ -406,12 +439,13 @@ func startPBX(t *testing.T, status int) *fakePBX {
 	ua, _ := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
 	srv, _ := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
 	client, _ := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(slog.New(slog.DiscardHandler)))
-	p := &fakePBX{addr: conn.LocalAddr().String(), tokens: make(chan string, 4), rang: make(chan struct{})}
+	p := &fakePBX{addr: conn.LocalAddr().String(), tokens: make(chan string, 4), froms: make(chan string, 4), rang: make(chan struct{})}
 	ds := sipgo.NewDialogServerCache(client, sip.ContactHeader{Address: sip.Uri{Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port}})
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		if h := req.GetHeader(TokenHeader); h != nil {
 			p.tokens <- h.Value()
 		}
+		p.froms <- req.From().DisplayName + " <" + req.From().Address.User + ">"
 		dlg, err := ds.ReadInvite(req, tx)
 		if err != nil {
 			return

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
@@ -57,6 +58,9 @@ type call struct {
 	leg       Leg
 	room      *roomBridge
 	selfMuted bool
+	// web is the console's call this phone is on (a browser call), or
+	// nil for a meeting's phone. Such a call has no prompts.
+	web *webCall
 }
 
 // dialog is the call's SIP dialog: one the phone began (dial-in) or the
@@ -87,6 +91,10 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 		return
 	}
+	if strings.HasPrefix(req.Recipient.User, consolePrefix) {
+		b.ringConsoles(req, tx)
+		return
+	}
 	offer, err := callsdp.Parse(req.Body())
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad SDP", nil))
@@ -103,11 +111,29 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
 		return
 	}
+	c, err := b.accept(req, dlg, offer, codec, nil)
+	if err != nil {
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer c.cleanup()
+		c.run()
+	}()
+}
+
+// accept answers an INVITE read into dlg with the bridge's own RTP
+// socket, in codec, and returns its call (registered, media not yet
+// started). It answers from the INVITE's handler: sipgo ends the
+// transaction when that returns. web is the console's call it answers,
+// if any.
+func (b *Bridge) accept(req *sip.Request, dlg *sipgo.DialogServerSession, offer callsdp.Media, codec callsdp.Codec, web *webCall) (*call, error) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		b.log.Error("bridge: RTP socket", "err", err)
 		_ = dlg.Respond(500, "Server Internal Error", nil)
-		return
+		return nil, err
 	}
 	ext, name := b.callerOf(req)
 	c := newCall(b, conn, codec)
@@ -124,19 +150,17 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	b.mu.Lock()
 	b.calls[c.id] = c
 	b.mu.Unlock()
-	// The answer goes out from this handler: sipgo ends the INVITE's
-	// transaction when it returns. The call then goes on by itself.
+	if web != nil && !web.attach(c) {
+		_ = dlg.Respond(487, "Request Terminated", nil)
+		c.cleanup()
+		return nil, errors.New("hung up in the console")
+	}
 	if err := dlg.RespondSDP(answer); err != nil {
 		b.log.Warn("bridge: answer not taken", "caller", c.caller, "err", err)
 		c.cleanup()
-		return
+		return nil, err
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer c.cleanup()
-		c.run()
-	}()
+	return c, nil
 }
 
 // newCall makes a call's media side on its RTP socket.
@@ -190,6 +214,12 @@ func (c *call) cleanup() {
 	delete(c.b.calls, c.id)
 	c.b.mu.Unlock()
 	c.dlg.Close()
+	c.mu.Lock()
+	web := c.web
+	c.mu.Unlock()
+	if web != nil {
+		web.finish(WebEnded, "the phone hung up")
+	}
 }
 
 // end marks the call over; the phone hung up when why says so.
@@ -230,8 +260,14 @@ func (c *call) digit(d rune) {
 }
 
 // play plays prompts in order and returns when they are over (or were
-// interrupted by a key, or the call ended).
+// interrupted by a key, or the call ended). A browser call has none.
 func (c *call) play(names ...string) {
+	c.mu.Lock()
+	web := c.web
+	c.mu.Unlock()
+	if web != nil {
+		return
+	}
 	var clips [][]int16
 	for _, n := range names {
 		pcm, err := prompts.Get(c.b.cfg.Language, n, c.rate)

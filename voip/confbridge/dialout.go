@@ -30,6 +30,21 @@ const (
 // the meeting with no PIN. onState hears the call's progress: ringing,
 // then answered or how it failed; it returns once the outcome is known.
 func (b *Bridge) DialOut(ctx context.Context, room, number string, onState func(state string)) error {
+	return b.dial(ctx, dialSpec{room: room, number: number, fromUser: "meeting-" + room, fromName: "Meeting " + room}, onState)
+}
+
+// dialSpec is a call the bridge places: to number, from fromUser (shown
+// as fromName), into room; web is the console's call it is, if any.
+type dialSpec struct {
+	room, number       string
+	fromUser, fromName string
+	web                *webCall
+}
+
+// dial places a call (see DialOut) and, once answered, runs it in the
+// background until either side hangs up.
+func (b *Bridge) dial(ctx context.Context, spec dialSpec, onState func(state string)) error {
+	room, number := spec.room, spec.number
 	if b.cfg.SIPAddr == "" {
 		return errors.New("confbridge: dial-out is not set up")
 	}
@@ -56,7 +71,7 @@ func (b *Bridge) DialOut(ctx context.Context, room, number string, onState func(
 	req := sip.NewRequest(sip.INVITE, sip.Uri{User: number, Host: b.cfg.Domain})
 	req.SetBody(offer)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	caller := &sip.FromHeader{DisplayName: "Meeting " + room, Address: sip.Uri{User: "meeting-" + room, Host: b.cfg.Domain}, Params: sip.NewParams()}
+	caller := &sip.FromHeader{DisplayName: spec.fromName, Address: sip.Uri{User: spec.fromUser, Host: b.cfg.Domain}, Params: sip.NewParams()}
 	caller.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(caller)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{User: number, Host: b.cfg.Domain}, Params: sip.NewParams()})
@@ -135,6 +150,12 @@ func (b *Bridge) DialOut(ctx context.Context, room, number string, onState func(
 	b.mu.Lock()
 	b.calls[c.id] = c
 	b.mu.Unlock()
+	if spec.web != nil && !spec.web.attach(c) {
+		// Hung up in the console while it was being answered.
+		c.hangup("hung up in the console")
+		c.cleanup()
+		return nil
+	}
 	onState(DialAnswered)
 	b.log.Info("bridge: dial-out answered", "room", room, "number", number, "codec", codec.Name)
 	b.wg.Add(1)
