@@ -130,6 +130,7 @@ type Stats struct {
 	Corrupt uint64 // Opus payloads that did not decode, played as silence
 	Dropped uint64 // queued frames dropped because a source ran ahead
 	Missing uint64 // source-ticks with no audio ready (silence, loss or late)
+	Trimmed uint64 // frames dropped from a backlog that stood 0.5 s (latency kept low)
 }
 
 // Mixer mixes one meeting for its phone listeners.

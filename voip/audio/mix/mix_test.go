@@ -400,6 +400,52 @@ func TestQueue(t *testing.T) {
 	}
 }
 
+// TestBacklogTrimmed: a burst leaves a source 4 frames ahead of the mix,
+// and input and mix then run at one pace. The backlog is trimmed a frame
+// every 0.5 s, so a sound pushed later is heard within a tick instead of
+// 80 ms late for the rest of the call.
+func TestBacklogTrimmed(t *testing.T) {
+	m := New(Config{})
+	_ = m.AddSource("a")
+	_ = m.AddListener("p", "PCMU", "")
+	quiet, loud := make([]int16, FrameSamples), audiotest.Sine(440, Rate, FrameSamples, 8000)
+	delay := func() int {
+		t.Helper()
+		_ = m.PushPCM("a", loud)
+		for d := 0; d < 10; d++ {
+			out := m.Tick()
+			var e float64
+			for _, b := range out[0].Payload {
+				v := float64(g711.UlawToLinear(b))
+				e += v * v
+			}
+			if e/160 > 1000*1000 {
+				return d
+			}
+			_ = m.PushPCM("a", quiet)
+		}
+		t.Fatal("the loud frame never came out")
+		return -1
+	}
+	for range 5 { // the burst
+		_ = m.PushPCM("a", quiet)
+	}
+	m.Tick()
+	if d := delay(); d != 4 {
+		t.Fatalf("right after the burst the sound comes %d ticks late, want 4", d)
+	}
+	for range 4 * trimWindow {
+		_ = m.PushPCM("a", quiet)
+		m.Tick()
+	}
+	if d := delay(); d > 1 {
+		t.Errorf("after 2 s the sound still comes %d ticks late (stats %+v)", d, m.Stats())
+	}
+	if st := m.Stats(); st.Trimmed < 3 {
+		t.Errorf("stats %+v: want at least 3 frames trimmed", st)
+	}
+}
+
 // TestConcurrent pushes from several goroutines while ticking; run with
 // -race.
 func TestConcurrent(t *testing.T) {

@@ -32,7 +32,11 @@ type source struct {
 	active  bool // frame holds audio this tick
 	was     bool // and had last tick
 	level   uint8
-	own     map[int]*ownPath // own frame resampled per listener rate
+	// The standing backlog: the least audio queued at a tick over the
+	// last trimWindow ticks.
+	minDepth int
+	ticks    int
+	own      map[int]*ownPath // own frame resampled per listener rate
 	free    [][]byte         // decoded payload buffers to hand back to spare
 }
 
@@ -98,6 +102,37 @@ func (s *source) take() (dropped int) {
 		dropped += (over + FrameSamples - 1) / FrameSamples
 	}
 	return dropped
+}
+
+// trimWindow is how many ticks a backlog must stand before a frame of
+// it is dropped: 0.5 s.
+const trimWindow = 25
+
+// trim drops 20 ms of the oldest audio when, for trimWindow ticks, there
+// was always at least two frames queued at a tick: a backlog left by a
+// burst or a stall, which would otherwise stay as added latency for the
+// rest of the call (input and mix run at the same pace). It reports
+// whether it dropped a frame.
+func (s *source) trim() bool {
+	depth := len(s.buf) + len(s.pending)*FrameSamples
+	if s.ticks == 0 || depth < s.minDepth {
+		s.minDepth = depth
+	}
+	s.ticks++
+	if s.ticks < trimWindow {
+		return false
+	}
+	s.ticks = 0
+	if s.minDepth < 2*FrameSamples {
+		return false
+	}
+	if len(s.buf) >= FrameSamples {
+		s.buf = append(s.buf[:0], s.buf[FrameSamples:]...)
+	} else {
+		s.free = append(s.free, s.pending[0])
+		s.pending = append(s.pending[:0], s.pending[1:]...)
+	}
+	return true
 }
 
 // next fills frame with this tick's audio, decoding Opus as needed, and

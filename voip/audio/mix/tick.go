@@ -126,6 +126,9 @@ func (m *Mixer) Tick() []Output {
 	// Decode every source once and sum.
 	clear(m.sum[:])
 	for _, s := range m.order {
+		if s.trim() {
+			m.stats.Trimmed++
+		}
 		corrupt, missing := s.next()
 		m.stats.Corrupt += uint64(corrupt)
 		if missing {
