@@ -422,7 +422,7 @@ func TestNoCommonCodec(t *testing.T) {
 type fakePBX struct {
 	addr   string
 	tokens chan string
-	froms  chan string // "name <user>" of each INVITE's From
+	froms  chan string   // "name <user>" of each INVITE's From
 	rang   chan struct{} // closed by the test when the bridge saw the ringing
 }
 

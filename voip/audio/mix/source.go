@@ -37,7 +37,7 @@ type source struct {
 	minDepth int
 	ticks    int
 	own      map[int]*ownPath // own frame resampled per listener rate
-	free    [][]byte         // decoded payload buffers to hand back to spare
+	free     [][]byte         // decoded payload buffers to hand back to spare
 }
 
 // ownPath resamples a source's frames alone, to be subtracted from the
