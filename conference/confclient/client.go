@@ -153,6 +153,9 @@ func (c *Client) readLoop() {
 // Call sends a request and decodes its result into result (may be nil).
 // When stream is not nil, the request's events go to it.
 func (c *Client) call(ctx context.Context, typ string, params map[string]any, result any, stream chan Event) (int64, error) {
+	// The id is taken under the write lock: the server wants ids to grow
+	// on the wire, and two callers must not write in the other order.
+	c.wmu.Lock()
 	c.mu.Lock()
 	c.next++
 	id := c.next
@@ -166,7 +169,6 @@ func (c *Client) call(ctx context.Context, typ string, params map[string]any, re
 	for k, v := range params {
 		msg[k] = v
 	}
-	c.wmu.Lock()
 	err := c.ws.WriteJSON(msg)
 	c.wmu.Unlock()
 	if err != nil {

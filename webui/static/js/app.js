@@ -3,7 +3,8 @@
 // authenticates with the session cookie: auth_ok shows the app, auth_invalid
 // the login page. Pages live behind hash routes (#/system, #/users,
 // #/audit, #/phones, #/building, #/cameras) and each role only gets the
-// pages it may use.
+// pages it may use. Every signed-in user but a guest also gets the browser
+// softphone (softphone.js), which lives as long as the session's shell.
 
 import { I18n } from "./i18n.js";
 import { ConsoleClient, wsURL } from "./ws.js";
@@ -20,9 +21,11 @@ import { mountBuilding } from "./views/building.js";
 import { mountCameras } from "./views/cameras.js";
 import { mountGuest, tokenFromHash } from "./views/guest.js";
 import { REQUEST_TYPES } from "./protocol.js";
+import { createSoftphone } from "./softphone.js";
 
 /** @typedef {import("./ws.js").User} User */
 /** @typedef {import("./ws.js").AuthOutcome} AuthOutcome */
+/** @typedef {import("./softphone.js").Softphone} Softphone */
 
 /**
  * @typedef {object} Session
@@ -37,6 +40,7 @@ import { REQUEST_TYPES } from "./protocol.js";
  * @property {I18n} i18n
  * @property {Notices} notices
  * @property {Session} session
+ * @property {Softphone | null} [softphone] the browser softphone; none for guests.
  */
 
 /**
@@ -62,6 +66,8 @@ const MEETERS = Object.freeze(["admin", "official"]);
 const FACILITIES = Object.freeze(["admin", "facilities"]);
 // A guest (invite link) sees only the meeting of their invite.
 const ATTENDEES = Object.freeze(["admin", "official", "guest"]);
+// Everyone but guests gets the browser softphone.
+const SOFTPHONE_ROLES = ALL_ROLES;
 
 /** The pages, in nav order. */
 export const ROUTES = Object.freeze(
@@ -137,6 +143,8 @@ class App {
   #guestPage = null;
   /** the meeting room of a guest session, "" for users. */
   #guestRoom = "";
+  /** @type {Softphone | null} */
+  #softphone = null;
 
   /**
    * @param {HTMLElement} root
@@ -291,6 +299,10 @@ class App {
     this.#viewHost = h("div", { class: "page-body" });
     const main = h("main", { class: "main" }, h("div", { class: "page-head" }, this.#title, this.#notices.el), this.#viewHost);
     this.#root.replaceChildren(h("div", { class: "shell" }, this.#topbar.el, main));
+    if (SOFTPHONE_ROLES.includes(session.role)) {
+      this.#softphone = createSoftphone({ client: this.#client, i18n: this.#i18n, session, notices: this.#notices });
+      this.#softphone.start();
+    }
     this.#route = null;
     this.#navigate();
   }
@@ -298,6 +310,8 @@ class App {
   #teardownShell() {
     this.#view?.destroy();
     this.#view = null;
+    this.#softphone?.stop();
+    this.#softphone = null;
     this.#topbar?.destroy();
     this.#topbar = null;
     this.#route = null;
@@ -329,7 +343,7 @@ class App {
     const session = /** @type {Session} */ (this.#session);
     this.#view?.destroy();
     this.#route = route;
-    this.#view = route.mount({ client: this.#client, i18n: this.#i18n, notices: this.#notices, session });
+    this.#view = route.mount({ client: this.#client, i18n: this.#i18n, notices: this.#notices, session, softphone: this.#softphone });
     const title = /** @type {HTMLElement} */ (this.#title);
     title.dataset.i18n = route.title;
     this.#i18n.translate(this.#view.el);
@@ -345,6 +359,7 @@ class App {
     this.#notices.relocalize();
     this.#login?.relocalize?.();
     this.#guestPage?.relocalize();
+    this.#softphone?.relocalize();
     const page = this.#route ? this.#i18n.t(this.#route.title) : this.#i18n.t(this.#guestPage ? "page.guest" : "login.title");
     document.title = `${page} · ${this.#i18n.t("app.name")}`;
   }
@@ -352,6 +367,9 @@ class App {
   async #logout() {
     if (this.#signingOut) return;
     this.#signingOut = true;
+    // Hang up a call while the connection is still there.
+    this.#softphone?.stop();
+    this.#softphone = null;
     this.#client.stop();
     try {
       await fetch("/api/logout", { method: "POST", credentials: "same-origin" });

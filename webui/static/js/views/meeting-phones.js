@@ -3,7 +3,8 @@
 // and the meeting's PIN), the phone icon, the face of a phone's tile (the
 // icon instead of video, and an <audio> element that plays its one audio
 // track), and the test hooks that read the audio the page receives.
-// meeting.js and meetings.js use it.
+// meeting.js and meetings.js use it; so does the softphone (svg and the
+// tone meter).
 
 import { h } from "../ui.js";
 
@@ -18,13 +19,14 @@ import { h } from "../ui.js";
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /**
- * svg makes an SVG element with attributes.
+ * svg makes an SVG element with attributes (the softphone draws its icons
+ * with it too).
  * @param {string} tag
  * @param {Record<string, string>} attrs
  * @param {...SVGElement} children
  * @returns {SVGElement}
  */
-function svg(tag, attrs, ...children) {
+export function svg(tag, attrs, ...children) {
   const el = /** @type {SVGElement} */ (document.createElementNS(SVG_NS, tag));
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   el.append(...children);
@@ -225,6 +227,31 @@ export async function measureTone(ctx, stream, ms = 500) {
 }
 
 /**
+ * createToneMeter measures the dominant frequency of received audio (see
+ * measureTone) with one AudioContext, made on first use; close releases
+ * it. The meeting page's hooks and the softphone's use it.
+ * @returns {{measure: (stream: MediaStream) => Promise<number>, close: () => void}}
+ */
+export function createToneMeter() {
+  /** @type {AudioContext | null} */
+  let ctx = null;
+  return {
+    async measure(stream) {
+      const tracks = stream.getAudioTracks();
+      if (tracks.length === 0) return 0;
+      ctx ??= new AudioContext();
+      if (ctx.state !== "running") await Promise.race([ctx.resume(), sleep(1000)]);
+      if (ctx.state !== "running") throw new Error(`the AudioContext is ${ctx.state} (autoplay not allowed?)`);
+      return measureTone(ctx, new MediaStream(tracks));
+    },
+    close() {
+      void ctx?.close().catch(() => {});
+      ctx = null;
+    },
+  };
+}
+
+/**
  * installAudioHooks puts the meeting page's audio test hooks on window and
  * returns a function that takes them away (and closes the AudioContext):
  *
@@ -246,8 +273,7 @@ export async function measureTone(ctx, stream, ms = 500) {
  */
 export function installAudioHooks(src) {
   const w = /** @type {any} */ (window);
-  /** @type {AudioContext | null} */
-  let ctx = null;
+  const meter = createToneMeter();
   const audio = async () => {
     const report = await src.stats();
     return report ? inboundAudio(report, src.ownerOf) : [];
@@ -256,18 +282,13 @@ export function installAudioHooks(src) {
   const tone = async (participantId) => {
     const stream = src.streamOf(participantId);
     if (!stream) throw new Error(`no tile for participant ${participantId}`);
-    const tracks = stream.getAudioTracks();
-    if (tracks.length === 0) return 0;
-    ctx ??= new AudioContext();
-    if (ctx.state !== "running") await Promise.race([ctx.resume(), sleep(1000)]);
-    if (ctx.state !== "running") throw new Error(`the AudioContext is ${ctx.state} (autoplay not allowed?)`);
-    return measureTone(ctx, new MediaStream(tracks));
+    return meter.measure(stream);
   };
   w.civicMeetingAudio = audio;
   w.civicToneHz = tone;
   return () => {
     if (w.civicMeetingAudio === audio) delete w.civicMeetingAudio;
     if (w.civicToneHz === tone) delete w.civicToneHz;
-    void ctx?.close().catch(() => {});
+    meter.close();
   };
 }

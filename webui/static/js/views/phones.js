@@ -6,9 +6,12 @@
 // ring groups. Admins also create, edit and delete extensions and ring
 // groups (phone-editor.js). Admins and facilities staff also get a
 // "Calls" tab (#/phones/calls): the live calls (calls.js) and, for admins,
-// the call records with their CSV export (call-records.js).
+// the call records with their CSV export (call-records.js). Every
+// extension but the user's own has a "Call" button that rings it from the
+// browser (softphone.js).
 
 import { REQUEST_TYPES, TOPICS } from "../protocol.js";
+import { handsetIcon } from "../softphone-ui.js";
 import { ErrorBox, confirmDialog, errorText, formatTime, h } from "../ui.js";
 import { mountCallRecords } from "./call-records.js";
 import { mountLiveCalls } from "./calls.js";
@@ -148,7 +151,7 @@ const STATE_BADGE = Object.freeze({ online: "badge-running", offline: "badge-idl
  * @returns {View}
  */
 export function mountPhones(ctx) {
-  const { client, i18n, notices, session } = ctx;
+  const { client, i18n, notices, session, softphone } = ctx;
   const admin = session.role === "admin";
   const watchCalls = admin || session.role === "facilities";
   /** @type {Map<string, Phone>} */
@@ -178,10 +181,8 @@ export function mountPhones(ctx) {
   const headRow = (keys) => h("thead", {}, h("tr", {}, ...keys.map((k) => h("th", { i18n: k, class: k.endsWith("actions") ? "col-actions" : "" }))));
   const phoneCols = ["phones.col.number", "phones.col.name", "phones.col.department", "phones.col.user", "phones.col.state", "phones.col.device", "phones.col.contact", "phones.col.last_seen"];
   const groupCols = ["rg.col.number", "rg.col.name", "rg.col.strategy", "rg.col.members", "rg.col.ring"];
-  if (admin) {
-    phoneCols.push("phones.col.actions");
-    groupCols.push("phones.col.actions");
-  }
+  if (admin || softphone) phoneCols.push("phones.col.actions");
+  if (admin) groupCols.push("phones.col.actions");
 
   /**
    * nameOf is the directory name of an extension or ring group number.
@@ -243,21 +244,62 @@ export function mountPhones(ctx) {
   showTab();
 
   /**
-   * actions are the Edit and Delete buttons of a row.
+   * actions are the Edit and Delete buttons of a row, after extra ones.
    * @param {() => void} edit
    * @param {() => void} remove
+   * @param {...(HTMLElement | null)} extra
    */
-  const actions = (edit, remove) =>
+  const actions = (edit, remove, ...extra) =>
     h(
       "td",
       { class: "col-actions" },
       h(
         "div",
         { class: "row-actions" },
+        ...extra,
         h("button", { class: "btn btn-small", data: { action: "edit" }, text: i18n.t("phones.edit"), attrs: { type: "button" }, on: { click: edit } }),
         h("button", { class: "btn btn-small btn-danger-quiet", data: { action: "delete" }, text: i18n.t("phones.delete"), attrs: { type: "button" }, on: { click: remove } }),
       ),
     );
+
+  /**
+   * ownExtension reports whether e rings this user's own softphone: there
+   * is no point calling oneself.
+   * @param {Extension} e
+   */
+  const ownExtension = (e) =>
+    (!!e.user && e.user.toLowerCase() === session.user.username.toLowerCase()) || (softphone?.extensions().some((x) => x.number === e.number) ?? false);
+
+  /**
+   * callButton rings e from the browser; null for the user's own
+   * extension, and while the softphone is not registered (calls need
+   * it). It is disabled while a call is in progress.
+   * @param {Extension} e
+   * @returns {HTMLButtonElement | null}
+   */
+  const callButton = (e) => {
+    if (!softphone?.state().registered || ownExtension(e)) return null;
+    return h(
+      "button",
+      {
+        class: "btn btn-small btn-call",
+        testid: "call-extension",
+        data: { number: e.number },
+        attrs: { type: "button", title: i18n.t("phones.call_title", { number: e.number }), disabled: softphone.busy() },
+        on: { click: () => void softphone.call(e.number, e.name) },
+      },
+      handsetIcon("call-icon btn-call-icon"),
+      h("span", { text: i18n.t("phones.call") }),
+    );
+  };
+
+  /** syncCallButtons disables the Call buttons while a call is in progress. */
+  const syncCallButtons = () => {
+    const busy = softphone?.busy() ?? false;
+    for (const b of tbody.querySelectorAll("[data-testid=call-extension]")) {
+      if (b instanceof HTMLButtonElement) b.disabled = busy;
+    }
+  };
 
   /**
    * row is one extension's line.
@@ -271,7 +313,7 @@ export function mountPhones(ctx) {
     const contacts = p.bindings.map((b) =>
       h(
         "div",
-        { class: "binding nowrap" },
+        { class: "binding binding-contact" },
         h("span", { class: "mono", text: contactText(b.contact), attrs: { title: b.contact } }),
         b.transport ? h("span", { class: "tag tag-plain", text: b.transport.toUpperCase() }) : null,
       ),
@@ -292,7 +334,11 @@ export function mountPhones(ctx) {
       h("td", { class: "col-device" }, ...(devices.length ? devices : ["—"])),
       h("td", { class: "col-contact" }, ...(contacts.length ? contacts : ["—"])),
       h("td", { class: "nowrap", text: when ? formatTime(when) : "—" }),
-      admin ? actions(() => editExtension(e), () => removeExtension(e)) : null,
+      admin
+        ? actions(() => editExtension(e), () => removeExtension(e), callButton(e))
+        : softphone
+          ? h("td", { class: "col-actions" }, h("div", { class: "row-actions" }, callButton(e)))
+          : null,
     );
     return tr;
   };
@@ -441,6 +487,19 @@ export function mountPhones(ctx) {
     (err) => listError.show(() => errorText(i18n, err)),
   );
   render();
+  // A call starting or ending enables the Call buttons; a registration
+  // brings them (and tells which extensions are the user's own).
+  let registered = softphone?.state().registered ?? false;
+  const offSoftphone =
+    softphone?.onChange(() => {
+      const now = softphone.state().registered;
+      if (now !== registered) {
+        registered = now;
+        render();
+      } else {
+        syncCallButtons();
+      }
+    }) ?? (() => {});
 
   return {
     el,
@@ -453,6 +512,7 @@ export function mountPhones(ctx) {
     },
     destroy() {
       window.removeEventListener("hashchange", showTab);
+      offSoftphone();
       unsubscribe();
       live?.destroy();
     },
