@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,8 @@ import (
 type fakeMeetings struct {
 	started atomic.Bool
 	mu      sync.Mutex
-	pins    []string
+	pins    []string // PINs keyed for the meeting
+	checks  []string // every CheckPIN: "room:pin"
 	joined  []string // "name codec"
 	legs    []*fakeLeg
 	signals []func(string)
@@ -50,19 +52,25 @@ func (m *fakeMeetings) EndCall(room string) {
 }
 
 func (m *fakeMeetings) RoomOfNumber(n string) string {
-	if n == "8123456" {
-		return "123456"
+	if len(n) == 7 && n[0] == '8' {
+		return n[1:] // only 123456 exists
 	}
 	return ""
 }
 
 func (m *fakeMeetings) CheckPIN(_ context.Context, room, pin string) error {
 	m.mu.Lock()
-	m.pins = append(m.pins, pin)
+	m.checks = append(m.checks, room+":"+pin)
 	m.mu.Unlock()
 	if room != "123456" {
 		return ErrNoMeeting
 	}
+	if pin == "" {
+		return ErrBadPIN // the bridge asking whether the meeting exists
+	}
+	m.mu.Lock()
+	m.pins = append(m.pins, pin)
+	m.mu.Unlock()
 	if pin != "424242" {
 		return ErrBadPIN
 	}
@@ -354,6 +362,28 @@ func TestDialIn(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the leg left", legs[0].left.Load)
 	waitFor(t, 5*time.Second, "the call gone", func() bool { return b.Calls() == 0 })
+}
+
+// TestNoSuchMeeting: a dial-in number of the right shape whose meeting
+// does not exist is told so and hung up, without being asked for a PIN.
+func TestNoSuchMeeting(t *testing.T) {
+	m := &fakeMeetings{}
+	b := newBridge(t, m, nil)
+	e := startEngine(t, b)
+	if code := e.call("8999999"); code != 200 {
+		t.Fatalf("answered %d", code)
+	}
+	e.keys("1234#") // a caller keying a PIN at once
+	waitFor(t, 10*time.Second, "the prompt's sound", func() bool { return e.heard.Load() > 10 })
+	if !e.waitBye(15 * time.Second) {
+		t.Fatal("no BYE for a meeting that does not exist")
+	}
+	m.mu.Lock()
+	checks := slices.Clone(m.checks)
+	m.mu.Unlock()
+	if !slices.Equal(checks, []string{"999999:"}) {
+		t.Fatalf("PIN checks %v: want only the meeting looked up, no PIN taken", checks)
+	}
 }
 
 // TestWrongPIN: three wrong PINs end the call, each one reported.

@@ -428,6 +428,17 @@ func (c *call) ivr() {
 		c.hangup("no meeting with number " + c.number)
 		return
 	}
+	// A number of the right shape whose meeting does not exist (or has
+	// ended) is told so at once, not after a PIN.
+	ctx, cancel := context.WithTimeout(c.b.ctx, 10*time.Second)
+	err := cfg.Meetings.CheckPIN(ctx, room, "")
+	cancel()
+	if errors.Is(err, ErrNoMeeting) {
+		c.b.log.Info("bridge: dial-in to no meeting", "caller", c.caller, "number", c.number)
+		c.play(prompts.NoMeeting)
+		c.hangup("no meeting with number " + c.number)
+		return
+	}
 	c.play(prompts.Welcome, prompts.EnterPIN)
 	for tries := 0; ; {
 		pin, ok := c.collect()
