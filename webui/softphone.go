@@ -207,22 +207,9 @@ func (c *conn) handleSoftphoneCall(ctx context.Context, req request) (reply, err
 	if len(number) < 2 || len(number) > 5 || strings.Trim(number, "0123456789") != "" {
 		return rep, apiErrorf(CodeInvalidParams, "number must be an extension or ring group of 2-5 digits")
 	}
-	sp, err := c.softphone()
-	if err != nil {
-		return rep, err
-	}
-	console, err := c.consoleID()
-	if err != nil {
-		return rep, err
-	}
-	onState, gate := c.stateSender(req.ID)
-	call, err := sp.CallFromConsole(ctx, c.username(), console, number, onState)
-	if err != nil {
-		return rep, err
-	}
-	rep.detail = "called from the browser"
-	rep.result, rep.after = call, gate.release
-	return rep, nil
+	return c.startCall(req, rep, "called from the browser", func(sp Softphone, user, console string, onState func(confbridge.WebState)) (confbridge.WebCall, error) {
+		return sp.CallFromConsole(ctx, user, console, number, onState)
+	})
 }
 
 func (c *conn) handleSoftphoneAnswer(ctx context.Context, req request) (reply, error) {
@@ -231,6 +218,14 @@ func (c *conn) handleSoftphoneAnswer(ctx context.Context, req request) (reply, e
 		return reply{}, err
 	}
 	rep := reply{target: "call " + truncate(p.RingID, 16)}
+	return c.startCall(req, rep, "answered in the browser", func(sp Softphone, user, console string, onState func(confbridge.WebState)) (confbridge.WebCall, error) {
+		return sp.AnswerInConsole(ctx, user, console, p.RingID, onState)
+	})
+}
+
+// startCall makes or answers a browser call with start, on this socket's
+// registration; the call's states follow its result on the request's id.
+func (c *conn) startCall(req request, rep reply, detail string, start func(sp Softphone, user, console string, onState func(confbridge.WebState)) (confbridge.WebCall, error)) (reply, error) {
 	sp, err := c.softphone()
 	if err != nil {
 		return rep, err
@@ -240,12 +235,11 @@ func (c *conn) handleSoftphoneAnswer(ctx context.Context, req request) (reply, e
 		return rep, err
 	}
 	onState, gate := c.stateSender(req.ID)
-	call, err := sp.AnswerInConsole(ctx, c.username(), console, p.RingID, onState)
+	call, err := start(sp, c.username(), console, onState)
 	if err != nil {
 		return rep, err
 	}
-	rep.target = "phone " + truncate(call.Number, 16)
-	rep.detail = "answered in the browser"
+	rep.target, rep.detail = "phone "+truncate(call.Number, 16), detail
 	rep.result, rep.after = call, gate.release
 	return rep, nil
 }

@@ -95,20 +95,8 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		b.ringConsoles(req, tx)
 		return
 	}
-	offer, err := callsdp.Parse(req.Body())
-	if err != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad SDP", nil))
-		return
-	}
-	codec, ok := pickCodec(offer.Codecs)
+	offer, codec, dlg, ok := b.readInvite(req, tx)
 	if !ok {
-		b.log.Warn("bridge: no codec in common", "codecs", offer.Codecs)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
-		return
-	}
-	dlg, err := b.ds.ReadInvite(req, tx)
-	if err != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
 		return
 	}
 	c, err := b.accept(req, dlg, offer, codec, nil)
@@ -121,6 +109,29 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		defer c.cleanup()
 		c.run()
 	}()
+}
+
+// readInvite takes an INVITE's offer, the codec the bridge answers it in
+// and its dialog; it answers the INVITE itself (400, 488) and reports
+// false when the offer cannot be taken.
+func (b *Bridge) readInvite(req *sip.Request, tx sip.ServerTransaction) (callsdp.Media, callsdp.Codec, *sipgo.DialogServerSession, bool) {
+	offer, err := callsdp.Parse(req.Body())
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad SDP", nil))
+		return offer, callsdp.Codec{}, nil, false
+	}
+	codec, ok := pickCodec(offer.Codecs)
+	if !ok {
+		b.log.Warn("bridge: no codec in common", "codecs", offer.Codecs, "number", req.Recipient.User)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		return offer, codec, nil, false
+	}
+	dlg, err := b.ds.ReadInvite(req, tx)
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+		return offer, codec, nil, false
+	}
+	return offer, codec, dlg, true
 }
 
 // accept answers an INVITE read into dlg with the bridge's own RTP

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-
-	"civic/voip/callsdp"
 )
 
 // Browser calls (issue 7; ARCHITECTURE.md flow 5). A console user calls
@@ -339,20 +337,8 @@ func (b *Bridge) ringConsoles(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 480, "Temporarily Unavailable", nil))
 		return
 	}
-	offer, err := callsdp.Parse(req.Body())
-	if err != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad SDP", nil))
-		return
-	}
-	codec, ok := pickCodec(offer.Codecs)
+	offer, codec, dlg, ok := b.readInvite(req, tx)
 	if !ok {
-		b.log.Warn("bridge: no codec in common for a console", "codecs", offer.Codecs)
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
-		return
-	}
-	dlg, err := b.ds.ReadInvite(req, tx)
-	if err != nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
 		return
 	}
 	from, fromName := b.callerOf(req)
