@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"civic/conference/confclient"
 	"civic/internal/phonetest"
 )
 
@@ -32,18 +33,10 @@ func TestBrowserCallsDeskPhone(t *testing.T) {
 	defer cancel()
 	api := goClients(ctx, t, d)()
 	const alicePassword = "Alice-pw-2001-xyz"
-	for _, call := range []struct {
-		typ    string
-		params map[string]any
-	}{
-		{"users.create", map[string]any{"username": "alice", "display_name": "王丽 Alice", "role": "official", "password": alicePassword}},
-		{"voip.extensions.create", map[string]any{"number": "1001", "name": "前台 Front desk", "password": "Sip-pw-1001-xyz"}},
-		{"voip.extensions.create", map[string]any{"number": "2001", "name": "王丽 Alice", "user": "alice", "password": "Sip-pw-2001-xyz"}},
-	} {
-		if err := api.Call(ctx, call.typ, call.params, nil); err != nil {
-			t.Fatalf("%s: %v", call.typ, err)
-		}
-	}
+	setUp(ctx, t, api,
+		apiCall{"users.create", map[string]any{"username": "alice", "display_name": "王丽 Alice", "role": "official", "password": alicePassword}},
+		apiCall{"voip.extensions.create", map[string]any{"number": "1001", "name": "前台 Front desk", "password": "Sip-pw-1001-xyz"}},
+		apiCall{"voip.extensions.create", map[string]any{"number": "2001", "name": "王丽 Alice", "user": "alice", "password": "Sip-pw-2001-xyz"}})
 
 	recorded := t.TempDir()
 	tone := filepath.Join(t.TempDir(), "440.wav")
@@ -60,8 +53,8 @@ func TestBrowserCallsDeskPhone(t *testing.T) {
 		alice.poll(t, "the call panel", `!!document.querySelector('[data-testid=call-panel]')`)
 		phone.WaitEvent(t, "CALL_ESTABLISHED", stepTimeout)
 		alice.poll(t, "the call answered", `document.querySelector('[data-testid=call-state]')?.dataset.state === "answered"`)
-		expectToneInBrowser(t, alice, 440)
-		expectBrowserInPhone(t, recorded)
+		expectToneInBrowser(t, alice, callAudioJS, callToneJS, 440)
+		expectBrowserInPhone(t, recorded, 3, 440)
 		alice.shot(t, shots, "browser-calls-desk-phone")
 		closed := phone.Count("CALL_CLOSED")
 		alice.do(t, "hang up", chromedp.Click(chromedp.CSS(`[data-testid=call-hangup]`)))
@@ -80,8 +73,8 @@ func TestBrowserCallsDeskPhone(t *testing.T) {
 		alice.do(t, "answer", chromedp.Click(chromedp.CSS(`[data-testid=incoming-answer]`)))
 		waitCount(t, phone, "CALL_ESTABLISHED", established+1)
 		alice.poll(t, "the popup gone, the call answered", `!document.querySelector('[data-testid=incoming-call]') && document.querySelector('[data-testid=call-state]')?.dataset.state === "answered"`)
-		expectToneInBrowser(t, alice, 440)
-		expectBrowserInPhone(t, recorded)
+		expectToneInBrowser(t, alice, callAudioJS, callToneJS, 440)
+		expectBrowserInPhone(t, recorded, 3, 440)
 		if err := phone.Command("hangup", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -118,11 +111,18 @@ func TestBrowserCallsDeskPhone(t *testing.T) {
 	alice.checkProblems(t)
 }
 
-// expectToneInBrowser waits until the call's inbound audio in the page is
-// PCMU with rising energy, and its dominant frequency is hz.
-func expectToneInBrowser(t *testing.T, tb *tab, hz float64) {
+// Where the page's test hooks give a browser call's inbound audio and
+// its tone (softphone.js).
+const (
+	callAudioJS = `window.civicCallAudio ? window.civicCallAudio().then((s) => s[0] || null) : null`
+	callToneJS  = `window.civicCallToneHz()`
+)
+
+// expectToneInBrowser waits until the phone's inbound audio in the page
+// (stats, a promise of one audioStat or null) is PCMU with rising
+// energy, and the dominant frequency tone (a promise of Hz) gives is hz.
+func expectToneInBrowser(t *testing.T, tb *tab, stats, tone string, hz float64) {
 	t.Helper()
-	stats := `window.civicCallAudio ? window.civicCallAudio().then((s) => s[0] || null) : null`
 	first := pollAudio(t, tb, stats)
 	if first.MimeType != "audio/PCMU" {
 		t.Fatalf("the phone's audio arrives as %q, want audio/PCMU", first.MimeType)
@@ -136,7 +136,7 @@ func expectToneInBrowser(t *testing.T, tb *tab, hz float64) {
 		time.Sleep(200 * time.Millisecond)
 		later = pollAudio(t, tb, stats)
 	}
-	got := awaitAs[float64](t, tb, `window.civicCallToneHz()`)
+	got := awaitAs[float64](t, tb, tone)
 	t.Logf("the phone in the browser: %s, audioLevel %.3f, energy %.4f → %.4f, packets %d → %d, tone %.1f Hz",
 		later.MimeType, later.AudioLevel, first.TotalAudioEnergy, later.TotalAudioEnergy, first.PacketsReceived, later.PacketsReceived, got)
 	if math.Abs(got-hz) > 10 {
@@ -144,22 +144,23 @@ func expectToneInBrowser(t *testing.T, tb *tab, hz float64) {
 	}
 }
 
-// expectBrowserInPhone waits until the last 2 s the phone recorded are
-// the browser's fake microphone: Chromium's 400 Hz beeps, and not the
-// phone's own 440 Hz.
-func expectBrowserInPhone(t *testing.T, recorded string) {
+// expectBrowserInPhone waits until, at least after seconds of the call,
+// the last 2 s the phone recorded of it are the browser's fake
+// microphone: Chromium's 400 Hz beeps, and not the phone's own tone
+// (Hz).
+func expectBrowserInPhone(t *testing.T, recorded string, seconds int, tone float64) {
 	t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for {
 		got, err := newestCall(recorded)
-		if n := len(got); err == nil && n >= 3*8000 {
+		if n := len(got); err == nil && n >= seconds*8000 {
 			tail := got[n-16000:]
-			own, rms := phonetest.ToneLevel(tail, 8000, 440)
+			own, rms := phonetest.ToneLevel(tail, 8000, tone)
 			hz := dominantHz(tail, 8000)
 			if rms >= 100 && math.Abs(hz-400) <= 15 {
-				t.Logf("the phone hears the browser: rms %.0f over the last 2 s of %.1f s of this call, dominant %.0f Hz, its own 440 Hz share %.3f", rms, float64(n)/8000, hz, own)
+				t.Logf("the phone hears the browser: rms %.0f over the last 2 s of %.1f s of this call, dominant %.0f Hz, its own %.0f Hz share %.3f", rms, float64(n)/8000, hz, tone, own)
 				if own > 0.05 {
-					t.Errorf("the phone hears itself: 440 Hz share %.3f", own)
+					t.Errorf("the phone hears itself: %.0f Hz share %.3f", tone, own)
 				}
 				return
 			}
@@ -170,6 +171,22 @@ func expectBrowserInPhone(t *testing.T, recorded string) {
 			t.Fatalf("the phone heard nothing from the browser (%d samples, %v)", len(got), err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// apiCall is one request a test makes through the API to set the scene.
+type apiCall struct {
+	typ    string
+	params map[string]any
+}
+
+// setUp makes the calls in order; any failure ends the test.
+func setUp(ctx context.Context, t *testing.T, api *confclient.Client, calls ...apiCall) {
+	t.Helper()
+	for _, c := range calls {
+		if err := api.Call(ctx, c.typ, c.params, nil); err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
 	}
 }
 

@@ -5,12 +5,14 @@
 // guests, the lobby). A guest (invite link) waits in the lobby first; see
 // meeting-lobby.js. Desk phones bridged in get a tile with a phone icon,
 // and the dial-in number and PIN show in the header; see meeting-phones.js.
+// A host can call a phone in ("Call a phone"); see meeting-dialout.js.
 
 import { REQUEST_TYPES } from "../protocol.js";
 import { ErrorBox, confirmDialog, errorText, h } from "../ui.js";
 import { MeetingConnection } from "../meeting-rtc.js";
 import { createLobbyPanel, createWaitingScreen, lobbyClient, openInviteDialog } from "./meeting-lobby.js";
 import { createDialInPanel, installAudioHooks, phoneFace, phoneIcon } from "./meeting-phones.js";
+import { createDialOut } from "./meeting-dialout.js";
 
 /** @typedef {import("../app.js").AppContext} AppContext */
 /** @typedef {import("../app.js").View} View */
@@ -67,6 +69,7 @@ export function mountMeeting(ctx) {
   const count = h("span", { class: "muted small", testid: "meeting-count" });
   const state = h("span", { class: "muted small", testid: "meeting-state", i18n: "meeting.joining" });
   const dialIn = createDialInPanel(i18n);
+  const dialOut = createDialOut({ i18n, client });
   const selfVideo = h("video", { testid: "self-view", attrs: { autoplay: true, playsinline: true, muted: true } });
   selfVideo.muted = true;
   let selfMuted = false;
@@ -86,7 +89,8 @@ export function mountMeeting(ctx) {
   const endBtn = h("button", { class: "btn btn-danger-quiet", testid: "meeting-end", i18n: "meeting.end", attrs: { type: "button", hidden: true } });
   const inviteBtn = h("button", { class: "btn btn-small", testid: "meeting-invite", i18n: "meeting.invite", attrs: { type: "button", hidden: true } });
   const bar = h("div", { class: "meeting-bar" }, micBtn, camBtn, shareBtn, handBtn, muteAllBtn, lockBtn, endBtn, leaveBtn);
-  const lobbyPanel = createLobbyPanel({ i18n, act, notify: (text) => notices.show(text, "info"), invite: inviteBtn });
+  const invites = h("span", { class: "lobby-invites" }, inviteBtn, dialOut.button);
+  const lobbyPanel = createLobbyPanel({ i18n, act, notify: (text) => notices.show(text, "info"), invite: invites });
 
   const chatLog = h("ol", { class: "chat-log", testid: "chat-log" });
   const chatInput = h("input", { testid: "chat-input", i18nPlaceholder: "meeting.chat_ph", attrs: { maxlength: 2000 } });
@@ -107,7 +111,7 @@ export function mountMeeting(ctx) {
     "div",
     { class: "page page-meeting" },
     error.el,
-    h("div", { class: "meeting-head" }, heading, count, state, dialIn.el),
+    h("div", { class: "meeting-head" }, heading, count, state, dialOut.strip, dialIn.el),
     h("div", { class: "meeting-body" }, h("section", { class: "meeting-main" }, grid, bar), side),
   );
 
@@ -593,7 +597,7 @@ export function mountMeeting(ctx) {
       waitScreen.el.remove();
       body.hidden = false;
       isHost = res.host;
-      muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = inviteBtn.hidden = !isHost;
+      muteAllBtn.hidden = lockBtn.hidden = endBtn.hidden = inviteBtn.hidden = dialOut.button.hidden = !isHost;
       if (isHost && res.waiting_room) lobbyPanel.update(res.waiting_room);
       for (const p of res.participants) tileFor(p);
       for (const m of res.chat ?? []) addChat(m);
@@ -640,6 +644,7 @@ export function mountMeeting(ctx) {
     destroy: () => {
       clearInterval(qualityTimer);
       removeAudioHooks();
+      dialOut.destroy();
       offState();
       window.removeEventListener("pagehide", onPageHide);
       if (!gone) {
@@ -653,6 +658,7 @@ export function mountMeeting(ctx) {
       renderHeading();
       lobbyPanel.relocalize();
       dialIn.relocalize();
+      dialOut.relocalize();
     },
   };
 }
