@@ -76,11 +76,49 @@ func TestPrivateCall(t *testing.T) {
 	}
 	waitUntil(t, 10*time.Second, "alice hearing the phone", func() bool { return pcmu.Load() > 10 })
 
+	s.PhoneKey(m.Room, phone.p.ID(), '9') // a browser call's keys stay in it
 	if err := s.End(ctx, m.Room); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 5*time.Second, "the phone told the call ended", func() bool { return phone.saw(SignalEnded) })
 	if n := bus.count(); n != 0 {
 		t.Errorf("%d events announced for a private call, want none", n)
+	}
+}
+
+// TestPhoneKey: a key a phone presses in a live meeting goes on the bus,
+// with the room and the phone's participant; none for a room not live.
+func TestPhoneKey(t *testing.T) {
+	s := newTestService(t, Config{})
+	ctx := context.Background()
+	m, err := s.CreateMeeting(ctx, "host", MeetingOptions{Title: "Keys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &recordBus{}
+	s.bus = bus
+	s.PhoneKey(m.Room, "p1", '9')
+	if n := bus.count(); n != 0 {
+		t.Fatalf("%d events for a meeting nobody is in", n)
+	}
+	host := joinClient(t, s, testAPI(t), m.Room, "host")
+	defer host.close()
+	phone := joinPhone(t, s, m.Room, "Desk 1001", 127)
+	bus.mu.Lock()
+	bus.seen = nil
+	bus.mu.Unlock()
+	s.PhoneKey(m.Room, phone.p.ID(), '*')
+	s.PhoneKey(m.Room, phone.p.ID(), '9')
+	bus.mu.Lock()
+	defer bus.mu.Unlock()
+	var got []PhoneKeyEvent
+	for _, p := range bus.seen {
+		if e, ok := p.(PhoneKeyEvent); ok {
+			got = append(got, e)
+		}
+	}
+	want := []PhoneKeyEvent{{m.Room, phone.p.ID(), "*"}, {m.Room, phone.p.ID(), "9"}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("keys on the bus %+v, want %+v", got, want)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"civic/internal/events"
 )
 
 // Server-side participants: a desk phone bridged into a meeting by voip
@@ -221,4 +223,34 @@ func (r *room) tapAudio(t *forwardTrack, pkt *rtp.Packet) {
 	for _, tap := range r.tapList() {
 		tap.f(t.owner.id, t.codec, pkt)
 	}
+}
+
+// KindPhoneKey is a key a phone pressed in a meeting (after its PIN), on
+// TopicMeetings: a PhoneKeyEvent. *6 (mute itself) and *9 (raise its
+// hand) act on the phone's participant as well.
+const KindPhoneKey = "conference.phone_key"
+
+// PhoneKeyEvent is a key pressed by a phone in a meeting.
+type PhoneKeyEvent struct {
+	Room        string `json:"room"`
+	Participant string `json:"participant"`
+	Digit       string `json:"digit"`
+}
+
+// EventTopic implements events.Payload.
+func (PhoneKeyEvent) EventTopic() events.Topic { return TopicMeetings }
+
+// EventKind implements events.Payload.
+func (PhoneKeyEvent) EventKind() string { return KindPhoneKey }
+
+// PhoneKey puts a key a phone pressed in a live meeting on the bus (not
+// for a browser call's private room).
+func (s *Service) PhoneKey(roomNo, participant string, digit rune) {
+	s.mu.Lock()
+	r := s.rooms[roomNo]
+	s.mu.Unlock()
+	if r == nil || r.meeting.Private || s.bus == nil {
+		return
+	}
+	s.bus.Publish(PhoneKeyEvent{Room: roomNo, Participant: participant, Digit: string(digit)})
 }

@@ -103,7 +103,7 @@ func runDaemon(ctx context.Context, cfg *configs.Config, environ []string, stdou
 
 	bridge, err := confbridge.Start(confbridge.Config{Meetings: phoneMeetings{c: meetings, log: logger.With("module", "bridge")}, NameOf: phones.ExtensionName,
 		OnPINFailed: pinAudit(auditLog), SIPAddr: loopbackOf(phones.Addr()), Domain: phones.Domain(),
-		ConsoleCaller: phones.ExtensionOfUser}, logger.With("module", "bridge"))
+		ConsoleCaller: phones.ExtensionOfUser, OnDTMF: func(room, participant, _ string, digit rune) { meetings.PhoneKey(room, participant, digit) }}, logger.With("module", "bridge"))
 	if err != nil {
 		return err
 	}
