@@ -119,6 +119,15 @@ func TestDialInInBrowser(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	})
+	step(t, "the phone raises its hand with *9, and the host sees it", func(t *testing.T) {
+		for _, digit := range "*9" {
+			if err := phone.Command("sndcode", string(digit)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(150 * time.Millisecond) // a person's pace, as above
+		}
+		host.poll(t, "the hand on the phone's tile", fmt.Sprintf(`!!document.querySelector('[data-testid=participant-tile][data-participant=%q] .tag-hand')`, phoneID))
+	})
 	host.checkProblems(t)
 }
 
