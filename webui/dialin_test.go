@@ -46,6 +46,7 @@ type fakeBridge struct {
 	rings        []string // "user id"
 	n            int
 	unregistered int
+	keys         string // sent with SendKeysInConsole
 }
 
 func (f *fakeBridge) DialOut(_ context.Context, room, number string, onState func(string)) error {

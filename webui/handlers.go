@@ -89,6 +89,7 @@ func (s *Server) handlerTable() map[string]handlerFunc {
 	t[TypeSoftphoneAnswer] = (*conn).handleSoftphoneAnswer
 	t[TypeSoftphoneDecline] = (*conn).handleSoftphoneDecline
 	t[TypeSoftphoneHangup] = (*conn).handleSoftphoneHangup
+	t[TypeSoftphoneDTMF] = (*conn).handleSoftphoneDTMF
 	for typ, h := range cameraHandlers() {
 		t[typ] = h
 	}

@@ -300,6 +300,7 @@ var Messages = append([]MessageSpec{
 	{TypeSoftphoneAnswer, allRoles, RingIDParams{}, confbridge.WebCall{}, true, "Answer in the browser a call ringing here (`ring_id`: the id of its `softphone.ringing` event). The result names the call's room, to join as for `softphone.call`; `softphone.state` events follow on this request's id (`answered`, then `ended`)."},
 	{TypeSoftphoneDecline, allRoles, RingIDParams{}, struct{}{}, true, "Decline a call ringing here: the caller hears it declined unless a desk phone of the extension answers it."},
 	{TypeSoftphoneHangup, allRoles, SoftphoneHangupParams{}, struct{}{}, true, "Hang up a call made or answered in the browser: the phone gets a BYE and the call's room ends."},
+	{TypeSoftphoneDTMF, allRoles, SoftphoneDTMFParams{}, struct{}{}, false, "Send keys (`digits`: 1-16 of 0-9 * # A-D) to the phone of an answered browser call, as RFC 4733 events of 100 ms each: a door station opens its door this way. Not audited (keys can be a PIN); what they do is audited where it happens."},
 	{TypeExtensionsList, allRoles, nil, ExtensionsResult{}, false, "The phone directory: every extension, by number. It carries no secrets."},
 	{TypeExtensionsCreate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Create an extension with its SIP password (8-64 characters)."},
 	{TypeExtensionsUpdate, adminOnly, voip.ExtensionInput{}, ExtensionResult{}, true, "Replace the settings of the extension `number`. An empty password keeps the old one."},

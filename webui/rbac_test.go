@@ -57,6 +57,7 @@ var wantRoles = map[string][]auth.Role{
 	TypeSoftphoneAnswer:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeSoftphoneDecline:      {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeSoftphoneHangup:       {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
+	TypeSoftphoneDTMF:         {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeExtensionsList:        {auth.RoleAdmin, auth.RoleOfficial, auth.RoleFacilities},
 	TypeExtensionsCreate:      {auth.RoleAdmin},
 	TypeExtensionsUpdate:      {auth.RoleAdmin},
@@ -151,7 +152,7 @@ var needsMedia = map[string]bool{TypeWebRTCOffer: true, TypeWebRTCAnswer: true, 
 	TypeConferenceDialOut: true,
 	// Calls in the browser need a registered console and a call or a
 	// ring; TestSoftphone does them.
-	TypeSoftphoneCall: true, TypeSoftphoneAnswer: true, TypeSoftphoneDecline: true, TypeSoftphoneHangup: true,
+	TypeSoftphoneCall: true, TypeSoftphoneAnswer: true, TypeSoftphoneDecline: true, TypeSoftphoneHangup: true, TypeSoftphoneDTMF: true,
 	// Probing needs an ONVIF camera (TestCameraProbe), and live view a
 	// camera and a WebRTC viewer (TestCameraWatch).
 	TypeCamerasProbe: true, TypeCameraWatch: true, TypeCameraAnswer: true, TypeCameraCandidate: true, TypeCameraUnwatch: true}
@@ -218,6 +219,8 @@ func sampleParams(typ string, role auth.Role, victim auth.User, n int, room stri
 		return map[string]any{"ring_id": "ring-nope"}, true
 	case TypeSoftphoneHangup:
 		return map[string]any{"call_id": "wc-nope"}, true
+	case TypeSoftphoneDTMF:
+		return map[string]any{"call_id": "wc-nope", "digits": "1"}, true
 	case TypeConferenceAdmit, TypeConferenceDeny:
 		return map[string]any{"guest_id": "nobody"}, true
 	case TypeExtensionsList, TypeRingGroupsList:

@@ -22,6 +22,7 @@ const (
 	TypeSoftphoneAnswer   = "softphone.answer"
 	TypeSoftphoneDecline  = "softphone.decline"
 	TypeSoftphoneHangup   = "softphone.hangup"
+	TypeSoftphoneDTMF     = "softphone.dtmf"
 )
 
 // TopicSoftphone is the topic of the events that follow softphone
@@ -48,6 +49,7 @@ type Softphone interface {
 	AnswerInConsole(ctx context.Context, user, consoleID, id string, onState func(confbridge.WebState)) (confbridge.WebCall, error)
 	DeclineInConsole(user, id string) error
 	HangupInConsole(user, id string) error
+	SendKeysInConsole(user, id, keys string) error
 }
 
 var _ Softphone = (*confbridge.Bridge)(nil)
@@ -79,6 +81,13 @@ type RingIDParams struct {
 // SoftphoneHangupParams name a browser call.
 type SoftphoneHangupParams struct {
 	CallID string `json:"call_id"`
+}
+
+// SoftphoneDTMFParams are keys to send to the phone of a browser call.
+type SoftphoneDTMFParams struct {
+	CallID string `json:"call_id"`
+	// Digits are 1-16 of 0-9 * # A-D.
+	Digits string `json:"digits"`
 }
 
 // softphoneConsole is this connection's registration: it sends the
@@ -270,13 +279,32 @@ func (c *conn) handleSoftphoneHangup(_ context.Context, req request) (reply, err
 	return rep, sp.HangupInConsole(c.username(), p.CallID)
 }
 
+// handleSoftphoneDTMF sends keys to the phone of a browser call. It is
+// not audited: the keys can be a PIN, and what they do (a door station
+// opening its door) is audited where it happens.
+func (c *conn) handleSoftphoneDTMF(_ context.Context, req request) (reply, error) {
+	var p SoftphoneDTMFParams
+	if err := req.decode(&p); err != nil {
+		return reply{}, err
+	}
+	sp, err := c.softphone()
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{}, sp.SendKeysInConsole(c.username(), p.CallID, p.Digits)
+}
+
 // softphoneError maps the bridge's errors to the console's.
 func softphoneError(err error) *WireError {
 	switch {
 	case errors.Is(err, confbridge.ErrNoRing):
 		return &WireError{Code: CodeNotFound, Message: "that call is no longer ringing: it was answered elsewhere or the caller hung up"}
 	case errors.Is(err, confbridge.ErrNoCall):
-		return &WireError{Code: CodeNotFound, Message: "no such call"}
+		return &WireError{Code: CodeNotFound, Message: "no such call (or it is not answered yet)"}
+	case errors.Is(err, confbridge.ErrBadKeys):
+		return &WireError{Code: CodeInvalidParams, Message: "digits must be 1-16 of 0-9 * # A-D"}
+	case errors.Is(err, confbridge.ErrNoKeys):
+		return &WireError{Code: CodeConflict, Message: "the phone takes no keys in this call (it agreed no RFC 4733 telephone-event)"}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,19 @@ func (f *fakeBridge) HangupInConsole(user, id string) error {
 	return nil
 }
 
+func (f *fakeBridge) SendKeysInConsole(user, id, keys string) error {
+	if id != "wc-1002" || user != "u-official" {
+		return confbridge.ErrNoCall
+	}
+	if keys == "" || strings.Trim(keys, "0123456789*#ABCD") != "" {
+		return confbridge.ErrBadKeys
+	}
+	f.mu.Lock()
+	f.keys += keys
+	f.mu.Unlock()
+	return nil
+}
+
 // TestSoftphone: a console registers as a softphone; calls ring in it
 // (on the register request's id) and are answered there; calls from it
 // ring and are answered, each state after the result; nobody answers
@@ -169,6 +183,21 @@ func TestSoftphone(t *testing.T) {
 	if code := errCode(other.request(TypeSoftphoneHangup, map[string]any{"call_id": "wc-1002"})); code != CodeNotFound {
 		t.Errorf("another user hangs up: %q, want not_found", code)
 	}
+	if code := errCode(official.request(TypeSoftphoneDTMF, map[string]any{"call_id": "wc-1002", "digits": "#"})); code != "" {
+		t.Errorf("keys: %q", code)
+	}
+	if code := errCode(official.request(TypeSoftphoneDTMF, map[string]any{"call_id": "wc-1002", "digits": "9x"})); code != CodeInvalidParams {
+		t.Errorf("bad keys: %q, want invalid_params", code)
+	}
+	if code := errCode(other.request(TypeSoftphoneDTMF, map[string]any{"call_id": "wc-1002", "digits": "1"})); code != CodeNotFound {
+		t.Errorf("keys into another user's call: %q, want not_found", code)
+	}
+	fb.mu.Lock()
+	keys := fb.keys
+	fb.mu.Unlock()
+	if keys != "#" {
+		t.Errorf("keys sent %q, want #", keys)
+	}
 	if code := errCode(official.request(TypeSoftphoneHangup, map[string]any{"call_id": "wc-1002"})); code != "" {
 		t.Errorf("hang up: %q", code)
 	}
@@ -220,6 +249,7 @@ func recordSoftphoneGoldens(t *testing.T, ts *testServer, record func(string, ma
 	record(TypeSoftphoneAnswer, c.request(TypeSoftphoneAnswer, map[string]any{"ring_id": ring}))
 	record(TypeEvent+"."+KindSoftphoneState, c.nextEvent(KindSoftphoneState))
 	record(TypeSoftphoneCall, c.request(TypeSoftphoneCall, map[string]any{"number": "1002"}))
+	record(TypeSoftphoneDTMF, c.request(TypeSoftphoneDTMF, map[string]any{"call_id": "wc-1002", "digits": "#"}))
 	record(TypeSoftphoneHangup, c.request(TypeSoftphoneHangup, map[string]any{"call_id": "wc-1002"}))
 	ring = fb.ring("u-official")
 	c.nextEvent(KindSoftphoneRinging)

@@ -230,7 +230,9 @@ func (b *Bridge) DTMF(callID, ext string, digit rune) {
 	b.mu.Lock()
 	var c *call
 	for _, x := range b.calls {
-		if x.engineID == callID || x.engineID == "" && x.caller == ext {
+		// The phone's own keys: the engine also reports the keys the
+		// bridge sends (a browser call's keypad), as the other leg's.
+		if x.caller == ext && (x.engineID == callID || x.engineID == "") {
 			c = x
 		}
 	}

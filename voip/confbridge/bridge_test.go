@@ -133,6 +133,10 @@ type engine struct {
 	wrongPT atomic.Bool  // send RTP with a payload type nobody agreed
 	byed    chan struct{}
 	srvConn net.PacketConn
+	// RFC 4733 keys the bridge sent the phone: event codes, in order.
+	mu        sync.Mutex
+	keysHeard []byte
+	lastKeyTS uint32
 }
 
 func startEngine(t *testing.T, b *Bridge) *engine {
@@ -168,7 +172,20 @@ func startEngine(t *testing.T, b *Bridge) *engine {
 			if err != nil {
 				return
 			}
-			if pkt.Unmarshal(buf[:n]) != nil || len(pkt.Payload) != 160 {
+			if pkt.Unmarshal(buf[:n]) != nil {
+				continue
+			}
+			if pkt.PayloadType == 101 && len(pkt.Payload) == 4 && pkt.Payload[1]&0x80 != 0 {
+				// An RFC 4733 key's end (sent three times).
+				e.mu.Lock()
+				if pkt.Timestamp != e.lastKeyTS || len(e.keysHeard) == 0 {
+					e.keysHeard = append(e.keysHeard, pkt.Payload[0])
+					e.lastKeyTS = pkt.Timestamp
+				}
+				e.mu.Unlock()
+				continue
+			}
+			if len(pkt.Payload) != 160 {
 				continue
 			}
 			var sum float64

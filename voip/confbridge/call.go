@@ -22,6 +22,7 @@ import (
 	"civic/voip/audio/g722"
 	"civic/voip/b2bua"
 	"civic/voip/callsdp"
+	"civic/voip/dtmf"
 	"civic/voip/prompts"
 )
 
@@ -51,6 +52,11 @@ type call struct {
 	seq     uint16
 	ts      uint32
 	audio   chan []byte // encoded 20 ms frames to send, from the room
+	// evPT is the RFC 4733 telephone-event payload type agreed with the
+	// phone (-1: none), and keys the keys to send it as events (a
+	// browser call's keypad).
+	evPT int
+	keys chan rune
 
 	mu        sync.Mutex
 	player    *prompts.Player
@@ -149,6 +155,7 @@ func (b *Bridge) accept(req *sip.Request, dlg *sipgo.DialogServerSession, offer 
 	ext, name := b.callerOf(req)
 	c := newCall(b, conn, codec)
 	c.dlg, c.id, c.caller, c.name, c.number = dlg, dlg.ID, ext, name, req.Recipient.User
+	c.evPT = offer.EventPT // the answer takes it as offered
 	if h := req.GetHeader(b2bua.CallIDHeader); h != nil {
 		c.engineID = h.Value()
 	}
@@ -176,7 +183,8 @@ func (b *Bridge) accept(req *sip.Request, dlg *sipgo.DialogServerSession, offer 
 
 // newCall makes a call's media side on its RTP socket.
 func newCall(b *Bridge, conn *net.UDPConn, codec callsdp.Codec) *call {
-	c := &call{b: b, conn: conn, codec: codec, digits: make(chan rune, 32), done: make(chan struct{}), audio: make(chan []byte, 8)}
+	c := &call{b: b, conn: conn, codec: codec, digits: make(chan rune, 32), done: make(chan struct{}), audio: make(chan []byte, 8),
+		evPT: -1, keys: make(chan rune, 32)}
 	c.enc, c.rate = newEncoder(codec.Name)
 	var r [6]byte
 	_, _ = rand.Read(r[:])
@@ -320,6 +328,7 @@ func (c *call) sendRTP() {
 	buf := make([]byte, 0, 1500)
 	payload := make([]byte, 0, 320)
 	lastSent := time.Now()
+	var key keyEvent
 	for {
 		var mixed []byte
 		select {
@@ -338,6 +347,11 @@ func (c *call) sendRTP() {
 			if inRoom && now.Sub(lastSent) < 3*frame {
 				continue // the mix sets the pace
 			}
+		}
+		if key.next(c) {
+			// A key goes out in this frame's place.
+			lastSent = time.Now()
+			continue
 		}
 		c.mu.Lock()
 		p := c.player
@@ -362,20 +376,81 @@ func (c *call) sendRTP() {
 				payload = append(payload, silence...)
 			}
 		}
-		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: c.codec.PT, SequenceNumber: c.seq, Timestamp: c.ts, SSRC: c.ssrc},
-			Payload: payload}
+		c.writeRTP(buf, rtp.Header{Version: 2, PayloadType: c.codec.PT, SequenceNumber: c.seq, Timestamp: c.ts, SSRC: c.ssrc}, payload)
 		c.seq++
 		c.ts += uint32(8000 / 50) // G.722's RTP clock is 8 kHz too (RFC 3551)
 		lastSent = time.Now()
-		out, err := pkt.Header.MarshalTo(buf[:cap(buf)])
-		if err != nil {
-			continue
+	}
+}
+
+// writeRTP sends one packet to the phone (through the relay), built in
+// buf.
+func (c *call) writeRTP(buf []byte, h rtp.Header, payload []byte) {
+	out, err := h.MarshalTo(buf[:cap(buf)])
+	if err != nil {
+		return
+	}
+	n := copy(buf[out:cap(buf)], payload)
+	if peer := c.peer.Load(); peer != nil {
+		_, _ = c.conn.WriteToUDPAddrPort(buf[:out+n], *peer)
+	}
+}
+
+// keyFrames is how many 20 ms frames a key sent as an RFC 4733 event
+// lasts: 100 ms, then its end packet three times.
+const keyFrames = 5
+
+// keyEvent is the key being sent as an RFC 4733 event, in place of the
+// audio, one packet a frame.
+type keyEvent struct {
+	active bool
+	code   byte
+	start  uint32 // the event's RTP timestamp
+	frames int    // sent so far
+}
+
+// next sends this frame's packet of a key (starting the next queued one
+// if none is under way) and reports whether it did. The audio's
+// timestamp runs on under the event, so the audio resumes where it
+// would have been.
+func (k *keyEvent) next(c *call) bool {
+	if !k.active {
+		if c.evPT < 0 {
+			return false
 		}
-		n := copy(buf[out:cap(buf)], payload)
-		if peer := c.peer.Load(); peer != nil {
-			_, _ = c.conn.WriteToUDPAddrPort(buf[:out+n], *peer)
+		select {
+		case d := <-c.keys:
+			code, ok := dtmf.ToEvent(d)
+			if !ok {
+				return false
+			}
+			*k = keyEvent{active: true, code: code, start: c.ts}
+		default:
+			return false
 		}
 	}
+	k.frames++
+	end := k.frames >= keyFrames
+	flags := byte(10) // volume: -10 dBm0
+	if end {
+		flags |= 0x80
+	}
+	dur := uint16(k.frames * 8000 / 50)
+	payload := []byte{k.code, flags, byte(dur >> 8), byte(dur)}
+	buf := make([]byte, 0, 64)
+	copies := 1
+	if end {
+		copies = 3 // RFC 4733 §2.5.1.4: the end packet is sent three times
+	}
+	for range copies {
+		c.writeRTP(buf, rtp.Header{Version: 2, Marker: k.frames == 1, PayloadType: uint8(c.evPT), SequenceNumber: c.seq, Timestamp: k.start, SSRC: c.ssrc}, payload)
+		c.seq++
+	}
+	c.ts += uint32(8000 / 50)
+	if end {
+		k.active = false
+	}
+	return true
 }
 
 // readRTP takes the phone's packets (through the relay): its audio goes

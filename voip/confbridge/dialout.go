@@ -143,6 +143,7 @@ func (b *Bridge) dial(ctx context.Context, spec dialSpec, onState func(state str
 			c.name = n
 		}
 	}
+	c.evPT = answer.EventPT
 	if answer.Addr.IsValid() {
 		peer := answer.Addr
 		c.peer.Store(&peer)

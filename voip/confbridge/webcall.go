@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"civic/voip/dtmf"
 )
 
 // Browser calls (issue 7; ARCHITECTURE.md flow 5). A console user calls
@@ -43,6 +45,11 @@ const (
 // Errors of browser calls.
 var (
 	ErrNoCall = errors.New("no such call")
+	// ErrNoKeys: the phone agreed no RFC 4733 events, so no keys can be
+	// sent to it.
+	ErrNoKeys = errors.New("the phone takes no keys (no telephone-event in its SDP)")
+	// ErrBadKeys: keys other than 0-9 * # A-D, or too many at once.
+	ErrBadKeys = errors.New("keys must be 1-16 of 0-9 * # A-D")
 	ErrNoRing = errors.New("no such call ringing (it was answered elsewhere or the caller hung up)")
 )
 
@@ -461,6 +468,43 @@ func (b *Bridge) DeclineInConsole(user, id string) error {
 	select {
 	case r.stop <- RingDeclined:
 	default:
+	}
+	return nil
+}
+
+// SendKeysInConsole sends keys (0-9 * # A-D, 1-16 of them) to the phone
+// of user's answered browser call id, as RFC 4733 events of 100 ms, one
+// after another: a door station opens its door this way.
+func (b *Bridge) SendKeysInConsole(user, id, keys string) error {
+	if n := len(keys); n == 0 || n > 16 {
+		return ErrBadKeys
+	}
+	for _, k := range keys {
+		if _, ok := dtmf.ToEvent(k); !ok {
+			return ErrBadKeys
+		}
+	}
+	b.mu.Lock()
+	w := b.webCalls[id]
+	b.mu.Unlock()
+	if w == nil || w.user != user {
+		return ErrNoCall
+	}
+	w.mu.Lock()
+	phone := w.phone
+	w.mu.Unlock()
+	if phone == nil {
+		return ErrNoCall // not answered yet
+	}
+	if phone.evPT < 0 {
+		return ErrNoKeys
+	}
+	for _, k := range keys {
+		select {
+		case phone.keys <- k:
+		default:
+			return ErrBadKeys // more than 32 waiting
+		}
 	}
 	return nil
 }

@@ -131,6 +131,34 @@ func TestConsoleAnswers(t *testing.T) {
 	if n := e.heard.Load(); n != 0 {
 		t.Errorf("the phone heard %d packets of sound in a browser call with an empty room: a prompt?", n)
 	}
+	// The keypad: keys go to the phone as RFC 4733 events, and the
+	// engine's report of them (as the console side's keys) is not taken
+	// for the phone's own: "*6" from the console does not mute it.
+	if err := b.SendKeysInConsole("mallory", call.ID, "1"); !errors.Is(err, ErrNoCall) {
+		t.Errorf("keys into another user's call: %v, want ErrNoCall", err)
+	}
+	if err := b.SendKeysInConsole("alice", call.ID, "1x"); !errors.Is(err, ErrBadKeys) {
+		t.Errorf("bad keys: %v, want ErrBadKeys", err)
+	}
+	if err := b.SendKeysInConsole("alice", call.ID, "*6#"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the keys at the phone", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.keysHeard) >= 3
+	})
+	e.mu.Lock()
+	heard := slices.Clone(e.keysHeard)
+	e.mu.Unlock()
+	if !slices.Equal(heard, []byte{10, 6, 11}) {
+		t.Fatalf("the phone got events %v, want * 6 # (10 6 11)", heard)
+	}
+	for _, d := range "*6" {
+		b.DTMF(e.callID, "2001", d) // as the engine reports the console side's keys
+	}
+	before := legs[0].loud.Load()
+	waitFor(t, 10*time.Second, "the phone still heard in the room", func() bool { return legs[0].loud.Load() > before+25 })
 	if err := b.HangupInConsole("mallory", call.ID); !errors.Is(err, ErrNoCall) {
 		t.Fatalf("another user hangs up alice's call: %v, want ErrNoCall", err)
 	}

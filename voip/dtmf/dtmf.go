@@ -30,6 +30,21 @@ func FromEvent(code byte) (rune, bool) {
 	return 0, false
 }
 
+// ToEvent maps a key (0-9, *, #, A-D) to its RFC 4733 event code.
+func ToEvent(key rune) (byte, bool) {
+	switch {
+	case key >= '0' && key <= '9':
+		return byte(key - '0'), true
+	case key == '*':
+		return 10, true
+	case key == '#':
+		return 11, true
+	case key >= 'A' && key <= 'D':
+		return byte(key-'A') + 12, true
+	}
+	return 0, false
+}
+
 // FromInfo reads the key of a SIP INFO request from its Content-Type and
 // body:
 //

@@ -57,3 +57,22 @@ func FuzzFromInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestToEvent: every key round-trips through its event code; anything
+// else has none.
+func TestToEvent(t *testing.T) {
+	for _, k := range "0123456789*#ABCD" {
+		code, ok := ToEvent(k)
+		if !ok {
+			t.Fatalf("%c has no event code", k)
+		}
+		if back, ok := FromEvent(code); !ok || back != k {
+			t.Errorf("%c -> %d -> %c", k, code, back)
+		}
+	}
+	for _, k := range "xa E\x00" {
+		if _, ok := ToEvent(k); ok {
+			t.Errorf("%q has an event code", k)
+		}
+	}
+}

@@ -57,6 +57,7 @@ export const REQUEST_TYPES = Object.freeze({
   SOFTPHONE_ANSWER: "softphone.answer",
   SOFTPHONE_DECLINE: "softphone.decline",
   SOFTPHONE_HANGUP: "softphone.hangup",
+  SOFTPHONE_DTMF: "softphone.dtmf",
   BUILDING_OVERVIEW: "building.overview",
   BUILDING_DOORS_UNLOCK: "building.doors.unlock",
   BUILDING_DOORS_UNLOCK_UNTIL: "building.doors.unlock_until",
