@@ -113,6 +113,18 @@ func (c *conn) handleConferenceJoin(ctx context.Context, req request) (reply, er
 	if sess.IsGuest() {
 		return c.guestJoin(ctx, req, p.Room, who)
 	}
+	if sess.User.Role == auth.RoleFacilities {
+		// Facilities staff take desk-phone calls in the console (a
+		// browser call is a private room, its user's alone) but join no
+		// meetings.
+		conf, err := c.conference()
+		if err != nil {
+			return reply{}, err
+		}
+		if m, err := conf.Meeting(ctx, p.Room); err == nil && !m.Private {
+			return reply{target: "meeting " + truncate(p.Room, 16)}, apiErrorf(CodeNotAllowed, "facilities staff join their own calls from the console, not meetings")
+		}
+	}
 	return c.enterMeeting(req, "meeting "+truncate(p.Room, 16), func(conf Conference, signal func(conference.Signal)) (*conference.Participant, conference.Meeting, []conference.PeerInfo, error) {
 		return conf.Join(ctx, p.Room, who, signal)
 	})

@@ -209,6 +209,10 @@ var (
 	// attendees may be in a meeting: guests only in the one room of
 	// their invite, which the handlers check.
 	attendees = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest}
+	// callers may be in a room's media: attendees, and facilities staff,
+	// who take desk-phone calls in the console (a browser call is a
+	// private room) but join no meetings, which the handlers check.
+	callers = []auth.Role{auth.RoleAdmin, auth.RoleOfficial, auth.RoleGuest, auth.RoleFacilities}
 	// callWatchers may see the live calls: admins, and facilities staff,
 	// whose desk takes the door stations' calls. Officials see the phone
 	// directory but not who is on the phone with whom.
@@ -275,11 +279,11 @@ var Messages = append([]MessageSpec{
 	{TypeAccountChangePassword, allRoles, ChangePasswordParams{}, struct{}{}, true, "Change your own password. Your other sessions end."},
 	{TypeConferenceCreate, meeters, ConferenceCreateParams{}, MeetingResult{}, true, "Create a meeting, now or scheduled, with optional co-hosts; you are its host. It gets a 6-digit room number."},
 	{TypeConferenceList, meeters, ConferenceListParams{}, MeetingsResult{}, false, "Meetings that have not ended, newest first, with their live participant counts; with `mine`, only those you host or co-host, live first, then scheduled by time."},
-	{TypeConferenceJoin, attendees, ConferenceJoinParams{}, ConferenceJoinResult{}, true, "Join a meeting. After the result, `conference` events follow on this request's id. A guest held in the lobby gets `{lobby:true}` and waits for `lobby.admitted`."},
-	{TypeConferenceLeave, attendees, nil, struct{}{}, true, "Leave the meeting (or the lobby) this connection is in."},
-	{TypeWebRTCOffer, attendees, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
-	{TypeWebRTCAnswer, attendees, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
-	{TypeWebRTCCandidate, attendees, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
+	{TypeConferenceJoin, callers, ConferenceJoinParams{}, ConferenceJoinResult{}, true, "Join a meeting. After the result, `conference` events follow on this request's id. A guest held in the lobby gets `{lobby:true}` and waits for `lobby.admitted`. Facilities staff join only the rooms of their own browser calls (`softphone.call`, `softphone.answer`)."},
+	{TypeConferenceLeave, callers, nil, struct{}{}, true, "Leave the meeting (or the lobby) this connection is in."},
+	{TypeWebRTCOffer, callers, SDPParams{}, SDPParams{}, false, "The client's offer for its publish connection; the result is civicd's answer."},
+	{TypeWebRTCAnswer, callers, SDPParams{}, struct{}{}, false, "The client's answer to civicd's last subscribe-side offer."},
+	{TypeWebRTCCandidate, callers, CandidateParams{}, struct{}{}, false, "A trickled ICE candidate for the `publish` or `subscribe` connection."},
 	{TypeConferenceMute, meeters, MuteParams{}, struct{}{}, true, "Host: mute or unmute a participant. civicd stops forwarding their audio and tells everyone."},
 	{TypeConferenceMuteAll, meeters, nil, struct{}{}, true, "Host: mute everyone else."},
 	{TypeConferenceRemove, meeters, ParticipantParams{}, struct{}{}, true, "Host: remove a participant. They get `removed`, then are disconnected."},
@@ -287,9 +291,9 @@ var Messages = append([]MessageSpec{
 	{TypeConferenceEnd, meeters, RoomParams{}, struct{}{}, true, "The meeting's host, or an admin: end the meeting for everyone."},
 	{TypeConferenceChat, attendees, ChatParams{}, struct{}{}, false, "Send a chat message to the meeting (kept for late joiners)."},
 	{TypeConferenceHand, attendees, HandParams{}, struct{}{}, false, "Raise or lower your hand."},
-	{TypeConferenceRejoin, attendees, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
-	{TypeConferenceView, attendees, ViewParams{}, struct{}{}, false, "The sizes, in device pixels, at which the client shows forwarded streams (0 for hidden), and optionally the most it wants to receive in bits/s (0: no cap). civicd sends each stream in the simulcast layer that fits the size and the bandwidth."},
-	{TypeWebRTCRestart, attendees, nil, struct{}{}, false, "Ask for an ICE restart of the subscribe connection (after a network change); a new `webrtc.offer` follows."},
+	{TypeConferenceRejoin, callers, ParticipantParams{}, ConferenceJoinResult{}, true, "After a dropped connection: take back your participant within 30 s, with its tracks. Like join, events follow on this id."},
+	{TypeConferenceView, callers, ViewParams{}, struct{}{}, false, "The sizes, in device pixels, at which the client shows forwarded streams (0 for hidden), and optionally the most it wants to receive in bits/s (0: no cap). civicd sends each stream in the simulcast layer that fits the size and the bandwidth."},
+	{TypeWebRTCRestart, callers, nil, struct{}{}, false, "Ask for an ICE restart of the subscribe connection (after a network change); a new `webrtc.offer` follows."},
 	{TypeConferenceInvite, meeters, InviteParams{}, InviteResult{}, true, "The meeting's hosts, or an admin: make a guest invite link that expires."},
 	{TypeConferenceLobby, meeters, LobbyParams{}, struct{}{}, true, "Host: turn the meeting's lobby on or off. Off lets everyone waiting in."},
 	{TypeConferenceAdmit, meeters, GuestParams{}, struct{}{}, true, "Host: let a guest waiting in the lobby in."},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"civic/conference"
 	"civic/internal/audit"
 	"civic/internal/auth"
 	"civic/voip/confbridge"
@@ -267,4 +268,35 @@ func recordSoftphoneGoldens(t *testing.T, ts *testServer, record func(string, ma
 		}
 	}
 	c.ws.Close()
+}
+
+// TestFacilitiesJoinOnlyCalls: facilities staff take desk-phone calls in
+// the console, so they may be in the room of their own browser call, but
+// not in a meeting, nor in someone else's call.
+func TestFacilitiesJoinOnlyCalls(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	desk := ts.users[auth.RoleFacilities].Username
+	meeting, err := ts.conf.CreateMeeting(ctx, desk, conference.MeetingOptions{Title: "Not for the desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := ts.conf.CreateCall(ctx, ts.users[auth.RoleOfficial].Username, "Someone else's call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ts.conf.CreateCall(ctx, desk, "The gate's call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.connect(ts.login(auth.RoleFacilities))
+	if code := errCode(c.request(TypeConferenceJoin, map[string]any{"room": meeting.Room})); code != CodeNotAllowed {
+		t.Errorf("facilities into a meeting (even their own): %q, want not_allowed", code)
+	}
+	if code := errCode(c.request(TypeConferenceJoin, map[string]any{"room": theirs.Room})); code != CodeNotFound {
+		t.Errorf("facilities into another user's call: %q, want not_found", code)
+	}
+	if res := c.request(TypeConferenceJoin, map[string]any{"room": own.Room}); errCode(res) != "" {
+		t.Fatalf("facilities into their own call: %v", res)
+	}
 }

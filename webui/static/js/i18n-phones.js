@@ -1,9 +1,9 @@
 // @ts-check
 // Translations of the Phones page (views/phones.js, phone-editor.js,
-// calls.js, call-records.js) and of the browser softphone (softphone.js),
-// kept apart from i18n.js so that neither file grows past a size one can
-// read. i18n.js merges them into its dictionaries; the same rules apply
-// (both languages have every key).
+// calls.js, call-records.js) and of the browser softphone (softphone.js,
+// softphone-ui.js, softphone-keypad.js), kept apart from i18n.js so that
+// neither file grows past a size one can read. i18n.js merges them into
+// its dictionaries; the same rules apply (both languages have every key).
 
 /** @type {Record<"zh-CN" | "en", Record<string, string>>} */
 export const PHONES_DICTS = {
@@ -66,6 +66,11 @@ export const PHONES_DICTS = {
     "softphone.err.no_mic": "No microphone was found. Connect one and try again.",
     "softphone.err.in_meeting": "You are in a meeting in this browser tab. Leave the meeting to make or take calls here.",
     "softphone.err.lost": "The connection to the server was lost, so the call ended.",
+    "softphone.keypad": "Keypad",
+    "softphone.keypad.hint": "Press a key to send it",
+    "softphone.keypad.err.no_dtmf": "This phone does not accept keypad tones, so the key was not sent.",
+    "softphone.keypad.err.no_call": "The call is no longer connected, so the key was not sent.",
+    "softphone.keypad.err.old_server": "The server cannot send keypad tones yet. It may be an older version.",
     "ext.title_new": "New extension",
     "ext.title_edit": "Edit extension {number}",
     "ext.number": "Extension number",
@@ -226,6 +231,11 @@ export const PHONES_DICTS = {
     "softphone.err.no_mic": "未找到麦克风。请连接麦克风后重试。",
     "softphone.err.in_meeting": "您正在此浏览器标签页中参加会议。请先离开会议，再在此拨打或接听电话。",
     "softphone.err.lost": "与服务器的连接已断开，通话已结束。",
+    "softphone.keypad": "拨号键盘",
+    "softphone.keypad.hint": "按键即发送",
+    "softphone.keypad.err.no_dtmf": "对方话机不接收按键音，按键未发送。",
+    "softphone.keypad.err.no_call": "通话已断开，按键未发送。",
+    "softphone.keypad.err.old_server": "服务器暂不支持发送按键音，可能版本较旧。",
     "ext.title_new": "新建分机",
     "ext.title_edit": "编辑分机 {number}",
     "ext.number": "分机号码",

@@ -1,8 +1,10 @@
 // @ts-check
 // What the browser softphone (softphone.js) puts on screen: the card of
-// an incoming call, the call panel, their icons, the ring tone and the
-// flashing tab title. Nothing here talks to the server.
+// an incoming call, the call panel (its keypad is softphone-keypad.js),
+// their icons, the ring tone and the flashing tab title. Nothing here
+// talks to the server.
 
+import { Keypad } from "./softphone-keypad.js";
 import { errorText, h } from "./ui.js";
 import { formatClock } from "./views/calls.js";
 import { svg } from "./views/meeting-phones.js";
@@ -188,7 +190,8 @@ export class TitleFlasher {
 
 /**
  * CallPanel is the call's window at the bottom right: who, the state, the
- * time talked, mute and hang up, and the <audio> that plays the phone.
+ * time talked, mute, the keypad (once answered) and hang up, and the
+ * <audio> that plays the phone.
  */
 export class CallPanel {
   #i18n;
@@ -201,6 +204,7 @@ export class CallPanel {
   #muteLabel = h("span", { class: "call-btn-label" });
   #mute;
   #hangup;
+  #keypad;
   /** @type {ReturnType<typeof setInterval> | undefined} */
   #tick;
   /** @type {Call | null} */
@@ -212,7 +216,8 @@ export class CallPanel {
 
   /**
    * @param {I18n} i18n
-   * @param {{onMute: () => void, onHangup: () => void}} on
+   * @param {{onMute: () => void, onHangup: () => void, onDigit: (key: string) => Promise<unknown>}} on
+   *   onDigit sends one key of the keypad to the other party
    */
   constructor(i18n, on) {
     this.#i18n = i18n;
@@ -229,6 +234,7 @@ export class CallPanel {
       h("span", { class: "call-btn-icon" }, handsetIcon("call-icon call-icon-down")),
       h("span", { class: "call-btn-label", i18n: "softphone.hangup" }),
     );
+    this.#keypad = new Keypad(i18n, on.onDigit);
     this.el = h(
       "section",
       { class: "call-panel", testid: "call-panel", i18nAriaLabel: "softphone.panel", attrs: { role: "region" } },
@@ -240,7 +246,8 @@ export class CallPanel {
       ),
       h("div", { class: "call-status", attrs: { "aria-live": "polite" } }, this.#state, this.#timer),
       this.#error,
-      h("div", { class: "call-actions" }, this.#mute, this.#hangup),
+      this.#keypad.el,
+      h("div", { class: "call-actions" }, this.#mute, this.#keypad.toggle, this.#hangup),
       this.audio,
     );
     i18n.translate(this.el);
@@ -271,6 +278,7 @@ export class CallPanel {
     this.#muteIcon.replaceChildren(micIcon(c.muted));
     this.#muteLabel.textContent = t(c.muted ? "softphone.unmute" : "softphone.mute");
     this.#hangup.disabled = final;
+    this.#keypad.render({ shown: c.answeredAt > 0, usable: c.state === "answered" && c.callId !== "", over: final });
     this.#renderClock();
     if (c.answeredAt && !final && this.#tick === undefined) this.#tick = setInterval(() => this.#renderClock(), 1000);
     if (final) this.#stopClock();
@@ -294,6 +302,7 @@ export class CallPanel {
   /** close takes the panel off the page. */
   close() {
     this.#stopClock();
+    this.#keypad.close();
     this.audio.srcObject = null;
     this.el.remove();
   }

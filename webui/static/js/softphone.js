@@ -14,6 +14,7 @@
 //   softphone.answer    takes a ringing call ({ring_id}: "id" is the
 //                       request's own); softphone.state events follow.
 //   softphone.decline   ({ring_id}), softphone.hangup ({call_id}).
+//   softphone.dtmf      ({call_id, digits}): a key of the panel's keypad.
 //
 // On screen (softphone-ui.js): incoming calls as cards stacked at the
 // top right (with a quiet ring tone and a flashing tab title), and one
@@ -517,6 +518,7 @@ export class Softphone {
       onHangup: () => {
         if (!isFinal(c.state)) this.#finish(c, "ended", { userEnded: true });
       },
+      onDigit: (digits) => this.#client.request(REQUEST_TYPES.SOFTPHONE_DTMF, { call_id: c.callId, digits }),
     });
     this.#call = c;
     this.#panel = panel;
