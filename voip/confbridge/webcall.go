@@ -50,7 +50,7 @@ var (
 	ErrNoKeys = errors.New("the phone takes no keys (no telephone-event in its SDP)")
 	// ErrBadKeys: keys other than 0-9 * # A-D, or too many at once.
 	ErrBadKeys = errors.New("keys must be 1-16 of 0-9 * # A-D")
-	ErrNoRing = errors.New("no such call ringing (it was answered elsewhere or the caller hung up)")
+	ErrNoRing  = errors.New("no such call ringing (it was answered elsewhere or the caller hung up)")
 )
 
 // consolePrefix starts the SIP user of a console target.
