@@ -99,34 +99,24 @@ func benchCameras(ctx context.Context, o camerasOptions, bin, dir string, ticks 
 		return errors.New("the -cameras-* counts and windows must be positive")
 	}
 	cfg := camConfig{camerasOptions: o, Civicd: bin, Dir: dir, Ticks: ticks, Verbose: verbose, Log: log}
-	before := allProcs()
-	if err := sleep(ctx, time.Second); err != nil {
+	busy, err := othersBusy(ctx, ticks, log)
+	if err != nil {
 		return err
-	}
-	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
-	if busy > 200*time.Millisecond {
-		log.Warn("other processes are busy before the bench starts; the numbers will be noisy", "cores", fmt.Sprintf("%.2f", busy.Seconds()))
 	}
 	fmt.Fprintf(w, "## civicbench cameras\n\n")
 	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s, %s; a fresh civicd (log level info) for each part, the cameras served by rtsptest in this process over RTSP/TCP, every viewer a pion peer in this process, everything on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
 		strings.Join(os.Args[1:], " "), runtime.NumCPU(), cpuModel(), runtime.Version(), firstLine(o.ffmpeg, "-version"), busy.Seconds())
-	for _, p := range parts {
-		pctx, cancel := context.WithTimeout(ctx, o.partTimeout)
-		var err error
-		switch p {
+	return runParts(ctx, parts, o.partTimeout, func(ctx context.Context, part string) error {
+		switch part {
 		case "cameras-viewers":
-			err = camerasViewers(pctx, cfg, w)
+			return camerasViewers(ctx, cfg, w)
 		case "cameras-health":
-			err = camerasHealth(pctx, cfg, w)
+			return camerasHealth(ctx, cfg, w)
 		case "cameras-first-frame":
-			err = camerasFirstFrame(pctx, cfg, w)
+			return camerasFirstFrame(ctx, cfg, w)
 		}
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // firstLine is the first line a tool prints on its standard output for

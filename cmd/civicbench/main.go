@@ -382,15 +382,14 @@ func benchBuilding(ctx context.Context, o options, bin, dir string, ticks int64,
 			return err
 		}
 	}
-	before := allProcs()
-	if err := sleep(ctx, time.Second); err != nil {
+	busy, err := othersBusy(ctx, ticks, log)
+	if err != nil {
 		return err
 	}
-	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
 	fmt.Fprintf(w, "## civicbench building\n\n")
 	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s; a fresh civicd (log level info, embedded MQTT broker) for each part, civicsim as a separate process, everything on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
 		strings.Join(os.Args[1:], " "), runtime.NumCPU(), cpuModel(), runtime.Version(), busy.Seconds())
-	_, err := runBuilding(ctx, cfg, parts, w)
+	_, err = runBuilding(ctx, cfg, parts, w)
 	return err
 }
 
@@ -416,13 +415,9 @@ func benchSIP(ctx context.Context, o options, bin, dir string, ticks int64, part
 	if cfg.Extensions < 1 || cfg.Callers < 1 || cfg.Callees < 1 || cfg.RegRate < 1 || cfg.CallRate < 1 || cfg.RelayRate < 1 {
 		return errors.New("the -sip-* counts and rates must be at least 1")
 	}
-	before := allProcs()
-	if err := sleep(ctx, time.Second); err != nil {
+	busy, err := othersBusy(ctx, ticks, log)
+	if err != nil {
 		return err
-	}
-	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
-	if busy > 200*time.Millisecond {
-		log.Warn("other processes are busy before the bench starts; the numbers will be noisy", "cores", fmt.Sprintf("%.2f", busy.Seconds()))
 	}
 	fmt.Fprintf(w, "## civicbench SIP\n\n")
 	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s, %s, %s; a fresh civicd (log level info) for each civicd part, everything on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
@@ -482,4 +477,33 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// othersBusy measures for a second how much CPU the other processes of
+// the machine use, and warns when it is enough to make the numbers
+// noisy. The bench's header prints it.
+func othersBusy(ctx context.Context, ticks int64, log *slog.Logger) (time.Duration, error) {
+	before := allProcs()
+	if err := sleep(ctx, time.Second); err != nil {
+		return 0, err
+	}
+	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
+	if busy > 200*time.Millisecond {
+		log.Warn("other processes are busy before the bench starts; the numbers will be noisy", "cores", fmt.Sprintf("%.2f", busy.Seconds()))
+	}
+	return busy, nil
+}
+
+// runParts runs each named part with its own timeout, stopping at the
+// first that fails.
+func runParts(ctx context.Context, parts []string, timeout time.Duration, run func(ctx context.Context, part string) error) error {
+	for _, p := range parts {
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := run(pctx, p)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
 }

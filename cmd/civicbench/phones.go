@@ -94,32 +94,22 @@ func benchPhones(ctx context.Context, o options, bin, dir string, ticks int64, p
 		return errors.New("the phones parts need ffmpeg (for the browsers' Opus), or -ffmpeg PATH")
 	}
 	cfg := phConfig{phonesOptions: po, Civicd: bin, Dir: dir, FFmpeg: o.cams.ffmpeg, Ticks: ticks, Verbose: o.verbose, Log: log}
-	before := allProcs()
-	if err := sleep(ctx, time.Second); err != nil {
+	busy, err := othersBusy(ctx, ticks, log)
+	if err != nil {
 		return err
-	}
-	busy := ticksToDuration(othersCPU(before, allProcs(), []int{os.Getpid()}), ticks)
-	if busy > 200*time.Millisecond {
-		log.Warn("other processes are busy before the bench starts; the numbers will be noisy", "cores", fmt.Sprintf("%.2f", busy.Seconds()))
 	}
 	fmt.Fprintf(w, "## civicbench phones\n\n")
 	fmt.Fprintf(w, "`civicbench %s`: %d cores (%s), %s, %s; a fresh civicd (log level info) for each part; every phone a Go SIP user agent (sipgo, PCMU, RFC 4733 keys) and every browser a pion participant, all in this process, on 127.0.0.1. Other processes in the second before the run: %.2f cores.\n\n",
 		strings.Join(os.Args[1:], " "), runtime.NumCPU(), cpuModel(), runtime.Version(), firstLine(o.cams.ffmpeg, "-version"), busy.Seconds())
-	for _, p := range parts {
-		pctx, cancel := context.WithTimeout(ctx, po.partTimeout)
-		var err error
-		switch p {
+	return runParts(ctx, parts, po.partTimeout, func(ctx context.Context, part string) error {
+		switch part {
 		case "phones-bridge":
-			err = phonesBridge(pctx, cfg, w)
+			return phonesBridge(ctx, cfg, w)
 		case "phones-latency":
-			err = phonesLatency(pctx, cfg, w)
+			return phonesLatency(ctx, cfg, w)
 		}
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // phoneEnv is civicd's configuration for the phones parts: MD5 digest
