@@ -14,10 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"civic/internal/syncbuf"
 )
 
 // server is the GStreamer RTSP server. Its arguments: port, then
@@ -56,26 +57,8 @@ type Camera struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	out  *logBuf
+	out  *syncbuf.Buffer
 	done chan struct{}
-}
-
-// logBuf collects the server's output from two goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Python finds /usr/bin/python3 with GStreamer's RTSP server bindings.
@@ -156,7 +139,7 @@ func (c *Camera) start() bool {
 	args := append([]string(nil), c.args...)
 	args[2] = strconv.Itoa(c.port)
 	cmd := exec.Command(args[0], args[1:]...)
-	out := &logBuf{}
+	out := &syncbuf.Buffer{}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		c.t.Fatal(err)

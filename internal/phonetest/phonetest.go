@@ -8,7 +8,6 @@ package phonetest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"civic/internal/syncbuf"
 )
 
 // startTimeout bounds one try at starting baresip (binding its ports,
@@ -48,7 +49,7 @@ type Phone struct {
 	Ext string
 
 	cmd  *exec.Cmd
-	out  *buffer
+	out  *syncbuf.Buffer
 	done chan struct{} // closed when the process has exited
 
 	mu     sync.Mutex
@@ -136,7 +137,7 @@ ctrl_tcp_listen 127.0.0.1:%d
 			t.Fatal(err)
 		}
 	}
-	p := &Phone{Ext: ext, out: &buffer{}, done: make(chan struct{})}
+	p := &Phone{Ext: ext, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-f", dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	stdin, err := p.cmd.StdinPipe() // kept open: baresip's menu reads it
@@ -349,22 +350,4 @@ func freeBoth(t testing.TB) int {
 	}
 	t.Fatal("no loopback port free for both UDP and TCP")
 	return 0
-}
-
-// buffer collects a process's output from several goroutines.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

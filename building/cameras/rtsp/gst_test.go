@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"civic/internal/syncbuf"
 )
 
 // gstServer is TESTING.md §3's camera: Debian's GStreamer RTSP server
@@ -66,7 +68,7 @@ func startGStreamer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cmd.Env = append(os.Environ(), "GST_DEBUG=rtsp*:3")
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		missing(err.Error())
@@ -198,24 +200,6 @@ func TestGStreamer(t *testing.T) {
 			})
 		}
 	})
-}
-
-// lockedBuffer collects a child's stderr, safe to read while it writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // tail returns the last n bytes of s.
