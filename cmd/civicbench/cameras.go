@@ -153,6 +153,48 @@ func camDaemon(ctx context.Context, cfg camConfig, part string, env ...string) (
 	return d, nil
 }
 
+// oneCamera is a part's civicd (started with env) with one camera, id,
+// at url, online, and a facilities user to watch it (user, pw), signed
+// in as admin. stop ends it all and keeps civicd's log.
+type oneCamera struct {
+	d        *daemon
+	admin    *camAdmin
+	user, pw string
+}
+
+func startOneCamera(ctx context.Context, cfg camConfig, part, id, url string, env ...string) (*oneCamera, error) {
+	d, err := camDaemon(ctx, cfg, part, env...)
+	if err != nil {
+		return nil, err
+	}
+	o := &oneCamera{d: d}
+	fail := func(err error) (*oneCamera, error) {
+		o.stop(cfg, part)
+		return nil, err
+	}
+	if o.admin, err = camLogin(ctx, d, "admin", d.Password); err != nil {
+		return fail(err)
+	}
+	if err := o.admin.cl.Call(ctx, "building.cameras.create", cameraParams(id, url), nil); err != nil {
+		return fail(err)
+	}
+	if _, err := o.admin.waitOnline(ctx, []string{id}, 30*time.Second); err != nil {
+		return fail(err)
+	}
+	if o.user, o.pw, err = o.admin.addViewerUser(ctx); err != nil {
+		return fail(err)
+	}
+	return o, nil
+}
+
+func (o *oneCamera) stop(cfg camConfig, part string) {
+	if o.admin != nil {
+		o.admin.close()
+	}
+	saveCamLog(cfg, part, o.d)
+	o.d.stop()
+}
+
 // saveCamLog writes the last of civicd's log to the part's directory
 // (kept with -keep).
 func saveCamLog(cfg camConfig, part string, d *daemon) {

@@ -76,27 +76,12 @@ func camerasFirstFrame(ctx context.Context, cfg camConfig, w io.Writer) error {
 			env = append(env, "CIVIC_HTTP_ALLOWED_ORIGINS="+page.origin)
 		}
 	}
-	d, err := camDaemon(ctx, cfg, part, env...)
+	cam, err := startOneCamera(ctx, cfg, part, "ff", srv.URL("/cam"), env...)
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	defer saveCamLog(cfg, part, d)
-	admin, err := camLogin(ctx, d, "admin", d.Password)
-	if err != nil {
-		return err
-	}
-	defer admin.close()
-	if err := admin.cl.Call(ctx, "building.cameras.create", cameraParams("ff", srv.URL("/cam")), nil); err != nil {
-		return err
-	}
-	if _, err := admin.waitOnline(ctx, []string{"ff"}, 30*time.Second); err != nil {
-		return err
-	}
-	user, pw, err := admin.addViewerUser(ctx)
-	if err != nil {
-		return err
-	}
+	defer cam.stop(cfg, part)
+	d, user, pw := cam.d, cam.user, cam.pw
 	dial := func() (*confclient.Client, string, error) {
 		token, err := confclient.Login(ctx, d.URL, user, pw, confclient.Options{TLS: d.TLS})
 		if err != nil {

@@ -54,27 +54,12 @@ func camerasViewers(ctx context.Context, cfg camConfig, w io.Writer) error {
 	defer srv.Close()
 	srv.Handle("/cam", newCamSource(clip, log).mount())
 
-	d, err := camDaemon(ctx, cfg, part, "CIVIC_CAMERAS_VIEWER_GRACE="+viewersGrace)
+	cam, err := startOneCamera(ctx, cfg, part, "hd", srv.URL("/cam"), "CIVIC_CAMERAS_VIEWER_GRACE="+viewersGrace)
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	defer saveCamLog(cfg, part, d)
-	admin, err := camLogin(ctx, d, "admin", d.Password)
-	if err != nil {
-		return err
-	}
-	defer admin.close()
-	if err := admin.cl.Call(ctx, "building.cameras.create", cameraParams("hd", srv.URL("/cam")), nil); err != nil {
-		return err
-	}
-	if _, err := admin.waitOnline(ctx, []string{"hd"}, 30*time.Second); err != nil {
-		return err
-	}
-	user, pw, err := admin.addViewerUser(ctx)
-	if err != nil {
-		return err
-	}
+	defer cam.stop(cfg, part)
+	d, admin, user, pw := cam.d, cam.admin, cam.user, cam.pw
 	// Every viewer signs in and opens its socket before the first
 	// window, so that the windows differ only by the live views.
 	clients := make([]*confclient.Client, cfg.viewers)
