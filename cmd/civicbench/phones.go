@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"civic/conference/confclient"
+	"civic/internal/ogg"
 	"civic/internal/phonetest"
 )
 
@@ -220,7 +221,7 @@ func opusPackets(ffmpeg, lavfi string) ([][]byte, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("ffmpeg: %v: %s", err, stderr.String())
 	}
-	pkts, err := splitOgg(out.Bytes())
+	pkts, err := ogg.Packets(out.Bytes())
 	if err != nil {
 		return nil, err
 	}
@@ -228,38 +229,6 @@ func opusPackets(ffmpeg, lavfi string) ([][]byte, error) {
 		return nil, fmt.Errorf("ffmpeg gave %d Ogg packets", len(pkts))
 	}
 	return pkts[2:], nil // after OpusHead and OpusTags
-}
-
-// splitOgg splits an Ogg stream (RFC 3533) into its packets.
-func splitOgg(b []byte) ([][]byte, error) {
-	var pkts [][]byte
-	var cur []byte
-	for len(b) > 0 {
-		if len(b) < 27 || string(b[:4]) != "OggS" {
-			return nil, errors.New("ogg: not a page")
-		}
-		n := int(b[26])
-		if len(b) < 27+n {
-			return nil, errors.New("ogg: short page")
-		}
-		lacing := b[27 : 27+n]
-		body := b[27+n:]
-		size := 27 + n
-		for _, l := range lacing {
-			if int(l) > len(body) {
-				return nil, errors.New("ogg: short segment")
-			}
-			cur = append(cur, body[:l]...)
-			body = body[l:]
-			size += int(l)
-			if l < 255 {
-				pkts = append(pkts, cur)
-				cur = nil
-			}
-		}
-		b = b[size:]
-	}
-	return pkts, nil
 }
 
 // Tone onsets. A receiver cuts what it hears into 20 ms frames and asks

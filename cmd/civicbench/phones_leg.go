@@ -19,6 +19,7 @@ import (
 
 	"civic/voip/audio/g711"
 	"civic/voip/callsdp"
+	"civic/voip/dtmf"
 )
 
 // phoneLeg is one desk phone: a SIP user agent of its own (one UDP
@@ -161,19 +162,6 @@ func (l *phoneLeg) keys(s string) {
 	l.keyMu.Unlock()
 }
 
-// eventCode is a key's RFC 4733 event code.
-func eventCode(d rune) byte {
-	switch {
-	case d >= '0' && d <= '9':
-		return byte(d - '0')
-	case d == '*':
-		return 10
-	case d == '#':
-		return 11
-	}
-	return 0
-}
-
 // send writes a frame every 20 ms: a key's telephone-event packets while
 // one is being keyed (three, then three with the end bit: 120 ms, and
 // 60 ms of audio between keys), otherwise PCMU from source.
@@ -220,7 +208,8 @@ func (l *phoneLeg) send() {
 			}
 			dur := uint16(160 * min(keyStep+1, 4))
 			pkt.PayloadType, pkt.Timestamp, pkt.Marker = 101, keyTS, keyStep == 0
-			pkt.Payload = []byte{eventCode(key), flags, byte(dur >> 8), byte(dur)}
+			code, _ := dtmf.ToEvent(key)
+			pkt.Payload = []byte{code, flags, byte(dur >> 8), byte(dur)}
 			keyStep++
 			if keyStep == 6 {
 				keyStep, keyPause = -1, 3

@@ -95,30 +95,3 @@ func TestLatencyQuantiles(t *testing.T) {
 		t.Fatalf("min %v", q[0])
 	}
 }
-
-func TestEventCode(t *testing.T) {
-	for d, want := range map[rune]byte{'0': 0, '7': 7, '*': 10, '#': 11} {
-		if got := eventCode(d); got != want {
-			t.Errorf("%c: %d, want %d", d, got, want)
-		}
-	}
-}
-
-func TestSplitOgg(t *testing.T) {
-	// One page: three packets, the second 300 bytes (lacing 255+45).
-	body := append(append(make([]byte, 3), make([]byte, 300)...), make([]byte, 2)...)
-	page := []byte("OggS")
-	page = append(page, make([]byte, 22)...)
-	page = append(page, 4, 3, 255, 45, 2)
-	page = append(page, body...)
-	pkts, err := splitOgg(append(page, page...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pkts) != 6 || len(pkts[0]) != 3 || len(pkts[1]) != 300 || len(pkts[2]) != 2 {
-		t.Fatalf("%d packets", len(pkts))
-	}
-	if _, err := splitOgg([]byte("nope")); err == nil {
-		t.Fatal("not Ogg: no error")
-	}
-}

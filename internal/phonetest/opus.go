@@ -2,11 +2,12 @@ package phonetest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"testing"
+
+	"civic/internal/ogg"
 )
 
 // OpusTone returns seconds of a sine at freq Hz as 20 ms Opus packets,
@@ -29,7 +30,7 @@ func OpusTone(t testing.TB, freq float64, seconds int) [][]byte {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, stderr.String())
 	}
-	pkts, err := oggPackets(out.Bytes())
+	pkts, err := ogg.Packets(out.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,38 +38,4 @@ func OpusTone(t testing.TB, freq float64, seconds int) [][]byte {
 		t.Fatalf("ffmpeg gave %d Ogg packets", len(pkts))
 	}
 	return pkts[2:] // after the OpusHead and OpusTags headers
-}
-
-// oggPackets splits an Ogg stream (RFC 3533) into its packets.
-func oggPackets(b []byte) ([][]byte, error) {
-	var pkts [][]byte
-	var cur []byte
-	for len(b) > 0 {
-		if len(b) < 27 || string(b[:4]) != "OggS" {
-			return nil, errors.New("ogg: not a page")
-		}
-		n := int(b[26])
-		if len(b) < 27+n {
-			return nil, errors.New("ogg: short page")
-		}
-		lacing := b[27 : 27+n]
-		body := b[27+n:]
-		for _, l := range lacing {
-			if int(l) > len(body) {
-				return nil, errors.New("ogg: short segment")
-			}
-			cur = append(cur, body[:l]...)
-			body = body[l:]
-			if l < 255 {
-				pkts = append(pkts, cur)
-				cur = nil
-			}
-		}
-		size := 27 + n
-		for _, l := range lacing {
-			size += int(l)
-		}
-		b = b[size:]
-	}
-	return pkts, nil
 }

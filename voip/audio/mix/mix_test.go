@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"civic/internal/ogg"
 	"civic/voip/audio/g711"
 	"civic/voip/audio/g722"
 	"civic/voip/audio/internal/audiotest"
@@ -184,10 +185,10 @@ func TestNMinusOneOpus(t *testing.T) {
 // TestLongOpusPackets feeds 60 ms Opus packets, one every third tick:
 // the mixer spreads each over three frames.
 func TestLongOpusPackets(t *testing.T) {
-	ogg := audiotest.RunFFmpeg(t, audiotest.S16LE(audiotest.Sine(660, Rate, 60*FrameSamples, 8000)),
+	stream := audiotest.RunFFmpeg(t, audiotest.S16LE(audiotest.Sine(660, Rate, 60*FrameSamples, 8000)),
 		"-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "-", "-c:a", "libopus", "-b:a", "48k",
 		"-frame_duration", "60", "-f", "ogg", "-")
-	packets, err := audiotest.OggPackets(ogg)
+	packets, err := ogg.Packets(stream)
 	if err != nil {
 		t.Fatal(err)
 	}

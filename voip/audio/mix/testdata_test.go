@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"civic/internal/ogg"
 	"civic/voip/audio/internal/audiotest"
 )
 
@@ -38,7 +39,7 @@ func voicePackets(t testing.TB) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := audiotest.OggPackets(data)
+	p, err := ogg.Packets(data)
 	if err != nil || len(p) < 3 {
 		t.Fatalf("%s: %d packets, %v", voiceFile, len(p), err)
 	}

@@ -6,12 +6,13 @@ package audiotest
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"math/cmplx"
 	"os"
 	"os/exec"
 	"testing"
+
+	"civic/internal/ogg"
 )
 
 // Sine returns n samples of amp·sin(2π·freq·t) at rate, as int16.
@@ -261,46 +262,14 @@ func Float32s(x []int16) []float32 {
 	return out
 }
 
-// OggPackets splits an Ogg stream into its packets, joining those that
-// span segments and pages (RFC 3533). For Ogg Opus the first two are the
-// OpusHead and OpusTags headers.
-func OggPackets(data []byte) ([][]byte, error) {
-	var packets [][]byte
-	var cur []byte
-	for len(data) > 0 {
-		if len(data) < 27 || string(data[:4]) != "OggS" {
-			return nil, errors.New("ogg: bad page header")
-		}
-		nseg := int(data[26])
-		if len(data) < 27+nseg {
-			return nil, errors.New("ogg: short segment table")
-		}
-		table := data[27 : 27+nseg]
-		body := data[27+nseg:]
-		for _, n := range table {
-			if int(n) > len(body) {
-				return nil, errors.New("ogg: short page")
-			}
-			cur = append(cur, body[:n]...)
-			body = body[n:]
-			if n < 255 { // a packet ends here
-				packets = append(packets, cur)
-				cur = nil
-			}
-		}
-		data = body
-	}
-	return packets, nil
-}
-
 // OpusPackets encodes mono 48 kHz PCM to 20 ms Opus packets with ffmpeg's
 // libopus at bitrate, skipping the test when ffmpeg is missing (failing
 // it under CI=true).
 func OpusPackets(t testing.TB, pcm []int16, bitrate string) [][]byte {
 	t.Helper()
-	ogg := RunFFmpeg(t, S16LE(pcm), "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "-",
+	stream := RunFFmpeg(t, S16LE(pcm), "-f", "s16le", "-ar", "48000", "-ac", "1", "-i", "-",
 		"-c:a", "libopus", "-b:a", bitrate, "-frame_duration", "20", "-application", "audio", "-f", "ogg", "-")
-	packets, err := OggPackets(ogg)
+	packets, err := ogg.Packets(stream)
 	if err != nil {
 		t.Fatal(err)
 	}
