@@ -66,19 +66,7 @@ func answerOffer(t *testing.T, c *wsClient, res map[string]any) (map[string]any,
 			packets.Add(1)
 		}
 	})
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: r["sdp"].(string)}); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	a := c.request(TypeCameraAnswer, map[string]any{"viewer": r["viewer"], "sdp": pc.LocalDescription().SDP})
+	a := c.request(TypeCameraAnswer, map[string]any{"viewer": r["viewer"], "sdp": rtctest.Answer(t, pc, r["sdp"].(string))})
 	if errCode(a) != "" {
 		t.Fatalf("answer: %v", a)
 	}

@@ -201,19 +201,7 @@ func watch(t *testing.T, e *env, id string) *viewer {
 			out.pictures.Add(1)
 		}
 	})
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := v.Answer(pc.LocalDescription().SDP); err != nil {
+	if err := v.Answer(rtctest.Answer(t, pc, offer)); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -200,12 +201,7 @@ func (m *Mixer) RemoveSource(id string) error {
 		return fmt.Errorf("%w: source %q", ErrUnknown, id)
 	}
 	delete(m.sources, id)
-	for i, o := range m.order {
-		if o == s {
-			m.order = append(m.order[:i], m.order[i+1:]...)
-			break
-		}
-	}
+	m.order = slices.DeleteFunc(m.order, func(o *source) bool { return o == s })
 	return nil
 }
 

@@ -2,6 +2,7 @@ package mix
 
 import (
 	"fmt"
+	"slices"
 
 	"civic/voip/audio/g711"
 	"civic/voip/audio/g722"
@@ -74,12 +75,7 @@ func (m *Mixer) RemoveListener(id string) error {
 		return fmt.Errorf("%w: listener %q", ErrUnknown, id)
 	}
 	delete(m.listeners, id)
-	for i, o := range m.listenerList {
-		if o == l {
-			m.listenerList = append(m.listenerList[:i], m.listenerList[i+1:]...)
-			break
-		}
-	}
+	m.listenerList = slices.DeleteFunc(m.listenerList, func(o *listener) bool { return o == l })
 	if l.g.members--; l.g.members == 0 {
 		delete(m.groups, l.g.key)
 		for i, g := range m.groupList {
