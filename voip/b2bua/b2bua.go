@@ -417,8 +417,11 @@ func (e *Engine) HandleInfo(req *sip.Request, tx sip.ServerTransaction, digit ru
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil))
 		return
 	}
-	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	// The key is reported before the 200: a phone sends its next INFO
+	// only after this one's 200, and that one, handled on another
+	// goroutine, must not be reported first (a PIN's keys in order).
 	c.dtmf(leg, digit)
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 }
 
 func (e *Engine) callerCall(req *sip.Request) *call {
